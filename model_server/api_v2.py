@@ -1,0 +1,85 @@
+"""Open Inference Protocol v2 over REST: health, metadata, readiness, infer."""
+
+from fastapi import APIRouter, Request, Response
+
+from model_server import __version__
+from model_server.errors import NotReady
+from model_server.protocol import InferRequest, infer_response, request_arrays, requested_outputs
+from model_server.responses import JSONResponse
+from model_server.state import StateDep
+
+router = APIRouter(prefix="/v2", tags=["v2"], default_response_class=JSONResponse)
+
+
+@router.get("/health/live")
+async def live() -> dict:
+    return {"live": True}
+
+
+@router.get("/health/ready")
+async def ready(state: StateDep) -> dict:
+    if not state.ready:
+        raise NotReady(state.load_error or ("server is draining" if state.draining else "models are loading"))
+    return {"ready": True}
+
+
+@router.get("")
+async def server_metadata() -> dict:
+    return {"name": "model_server", "version": __version__, "extensions": []}
+
+
+def _model_metadata(state: StateDep, name: str, version: str | None) -> dict:
+    card = state.card(name, version)
+    return {
+        "name": card.name,
+        "versions": sorted(state.cards[card.name]),
+        "platform": "onnxruntime_onnx",
+        "inputs": [spec.as_dict() for spec in card.inputs],
+        "outputs": [spec.as_dict() for spec in card.outputs],
+        "parameters": {"version": card.version, "task": card.task, "metrics": card.raw.get("metrics", {})},
+    }
+
+
+@router.get("/models/{name}")
+async def model_metadata(state: StateDep, name: str) -> dict:
+    return _model_metadata(state, name, None)
+
+
+@router.get("/models/{name}/versions/{version}")
+async def model_version_metadata(state: StateDep, name: str, version: str) -> dict:
+    return _model_metadata(state, name, version)
+
+
+def _model_ready(state: StateDep, name: str, version: str | None) -> Response:
+    card = state.card(name, version)
+    is_ready = state.models[card.name, card.version].ready and not state.draining
+    return JSONResponse({"name": card.name, "version": card.version, "ready": is_ready}, status_code=200 if is_ready else 503)
+
+
+@router.get("/models/{name}/ready")
+async def model_ready(state: StateDep, name: str) -> Response:
+    return _model_ready(state, name, None)
+
+
+@router.get("/models/{name}/versions/{version}/ready")
+async def model_version_ready(state: StateDep, name: str, version: str) -> Response:
+    return _model_ready(state, name, version)
+
+
+async def _infer(state: StateDep, request: Request, body: InferRequest, name: str, version: str | None) -> JSONResponse:
+    model, batcher = state.serving(name, version)
+    request.state.model_version = model.version  # for the request metrics' version label
+    inputs = request_arrays(model.card, body)
+    wanted = requested_outputs(model.card, body)
+    outputs = await batcher.infer(inputs, state.settings.request_timeout_s)
+    return JSONResponse(infer_response(model.card, outputs, wanted, body.id))
+
+
+@router.post("/models/{name}/infer")
+async def infer(state: StateDep, request: Request, body: InferRequest, name: str) -> JSONResponse:
+    return await _infer(state, request, body, name, None)
+
+
+@router.post("/models/{name}/versions/{version}/infer")
+async def infer_version(state: StateDep, request: Request, body: InferRequest, name: str, version: str) -> JSONResponse:
+    return await _infer(state, request, body, name, version)

@@ -1,0 +1,1 @@
+"""Builders for the model repository (`make models`). Needs the `models` extra: scikit-learn, skl2onnx, onnx."""

@@ -1,0 +1,108 @@
+"""onnxruntime sessions behind one contract: `load()` builds and warms the session, then sets `ready`."""
+
+import logging
+
+import numpy as np
+import onnxruntime as ort
+from tokenizers import Tokenizer
+
+from model_server.repository import ModelCard
+
+log = logging.getLogger(__name__)
+
+NUMPY_DTYPES = {"FP32": np.float32, "FP64": np.float64, "INT64": np.int64, "INT32": np.int32, "BYTES": np.object_}
+GRAPH_LEVELS = {
+    "disable": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
+    "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
+    "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
+    "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
+}
+
+
+def session_options(intra_op_threads: int, inter_op_threads: int, graph_optimization: str) -> ort.SessionOptions:
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = intra_op_threads
+    options.inter_op_num_threads = inter_op_threads
+    options.graph_optimization_level = GRAPH_LEVELS[graph_optimization]
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    return options
+
+
+class OnnxModel:
+    """A model version: its card, its session, and `predict` on a batch of inputs (row-aligned)."""
+
+    def __init__(self, card: ModelCard, options: ort.SessionOptions) -> None:
+        self.card = card
+        self.options = options
+        self.session: ort.InferenceSession | None = None
+        self.ready = False
+
+    @property
+    def name(self) -> str:
+        return self.card.name
+
+    @property
+    def version(self) -> str:
+        return self.card.version
+
+    def load(self) -> None:
+        self.session = ort.InferenceSession(
+            str(self.card.onnx_path), sess_options=self.options, providers=["CPUExecutionProvider"]
+        )
+        self.predict(self.warmup_inputs())  # first runs allocate buffers; keep that cost off user requests
+        self.ready = True
+        log.info("model %s version %s ready", self.name, self.version)
+
+    def warmup_inputs(self) -> dict[str, np.ndarray]:
+        raise NotImplementedError
+
+    def predict(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        raise NotImplementedError
+
+
+class ClassifierModel(OnnxModel):
+    """A tabular classifier exported by skl2onnx: FP32 features in, label + probabilities out."""
+
+    def warmup_inputs(self) -> dict[str, np.ndarray]:
+        spec = self.card.inputs[0]
+        return {spec.name: np.zeros((1, spec.shape[1]), dtype=np.float32)}
+
+    def predict(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        names = [o.name for o in self.card.outputs]
+        return dict(zip(names, self.session.run(names, inputs)))
+
+
+class TextEmbeddingModel(OnnxModel):
+    """A sentence-transformers encoder: tokenize, run, mean-pool over real tokens, L2-normalize."""
+
+    def __init__(self, card: ModelCard, options: ort.SessionOptions, max_length: int, padding: str) -> None:
+        super().__init__(card, options)
+        self.tokenizer = Tokenizer.from_file(str(card.directory / card.raw.get("tokenizer", "tokenizer.json")))
+        self.tokenizer.enable_truncation(max_length=max_length)
+        pad_id = self.tokenizer.token_to_id("[PAD]") or 0
+        # "longest" pads each batch only to its longest text; "max" always pads to max_length (the naive way).
+        self.tokenizer.enable_padding(pad_id=pad_id, pad_token="[PAD]", length=max_length if padding == "max" else None)
+
+    def warmup_inputs(self) -> dict[str, np.ndarray]:
+        return {self.card.inputs[0].name: np.array(["warm up the session"], dtype=object)}
+
+    def predict(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        texts = [str(t) for t in inputs[self.card.inputs[0].name]]
+        encodings = self.tokenizer.encode_batch(texts)
+        ids = np.array([e.ids for e in encodings], dtype=np.int64)
+        mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
+        feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+        (hidden,) = self.session.run(["last_hidden_state"], feed)
+        weights = mask[:, :, None].astype(np.float32)
+        pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
+        pooled /= np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
+        return {self.card.outputs[0].name: pooled.astype(np.float32)}
+
+
+def build_model(card: ModelCard, options: ort.SessionOptions, max_length: int = 128, padding: str = "longest") -> OnnxModel:
+    if card.task == "classification":
+        return ClassifierModel(card, options)
+    if card.task == "text-embedding":
+        return TextEmbeddingModel(card, options, max_length, padding)
+    raise ValueError(f"{card.directory}: unknown task {card.task!r}")
+

@@ -1,0 +1,89 @@
+"""What the running server holds: model versions, their batchers, and the ready/draining lifecycle."""
+
+import asyncio
+import logging
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from model_server.batcher import Batcher
+from model_server.config import Settings
+from model_server.errors import ModelNotFound, NotReady
+from model_server.metrics import Metrics
+from model_server.repository import ModelCard, default_version, scan
+from model_server.runtime import OnnxModel, build_model, session_options
+from model_server.threads import available_cpus
+
+log = logging.getLogger(__name__)
+
+
+class ServerState:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.metrics = Metrics()
+        self.cards = scan(settings.model_repository, settings.model_names)  # fails fast on a bad repository
+        self.intra_op_threads = settings.intra_op_threads or available_cpus()
+        options = session_options(self.intra_op_threads, settings.inter_op_threads, settings.graph_optimization)
+        self.models: dict[tuple[str, str], OnnxModel] = {
+            (card.name, card.version): build_model(card, options, settings.max_sequence_length, settings.text_padding)
+            for versions in self.cards.values()
+            for card in versions.values()
+        }
+        self.batchers: dict[tuple[str, str], Batcher] = {}
+        self.draining = False
+        self.load_error: str | None = None
+        self.metrics.intra_op_threads.set(self.intra_op_threads)
+        for name, version in self.models:
+            self.metrics.model_ready.labels(name, version).set(0)
+
+    @property
+    def ready(self) -> bool:
+        return not self.draining and self.load_error is None and all(m.ready for m in self.models.values())
+
+    async def start(self) -> None:
+        """Start the batchers, then load and warm every model off the event loop, so liveness answers meanwhile."""
+        s = self.settings
+        for key, model in self.models.items():
+            self.batchers[key] = Batcher(model, self.metrics, s.max_batch_size, s.max_queue_delay_ms / 1000, s.max_queue_size)
+            self.batchers[key].start()
+        log.info(
+            "loading %d model version(s) from %s; onnxruntime threads intra=%d inter=%d",
+            len(self.models), s.model_repository, self.intra_op_threads, s.inter_op_threads,
+        )
+        loop = asyncio.get_running_loop()
+        for (name, version), model in self.models.items():
+            try:
+                await loop.run_in_executor(self.batchers[name, version].executor, model.load)
+            except Exception as exc:  # keep serving liveness; readiness reports the failure
+                self.load_error = f"model {name} version {version} failed to load: {exc}"
+                log.error(self.load_error)
+                return
+            self.metrics.model_ready.labels(name, version).set(1)
+        log.info("all models ready")
+
+    async def stop(self) -> None:
+        await asyncio.gather(*(b.stop() for b in self.batchers.values()))
+
+    def card(self, name: str, version: str | None) -> ModelCard:
+        versions = self.cards.get(name)
+        if versions is None:
+            raise ModelNotFound(f"model {name!r} not found (available: {', '.join(sorted(self.cards))})")
+        version = version or default_version(versions)
+        if version not in versions:
+            raise ModelNotFound(f"model {name!r} has no version {version!r} (available: {', '.join(sorted(versions))})")
+        return versions[version]
+
+    def serving(self, name: str, version: str | None) -> tuple[OnnxModel, Batcher]:
+        """The model version and its batcher, ready to take a request."""
+        card = self.card(name, version)
+        model = self.models[card.name, card.version]
+        if not model.ready:
+            raise NotReady(f"model {name!r} version {card.version} is not ready yet")
+        return model, self.batchers[card.name, card.version]
+
+
+def get_state(request: Request) -> ServerState:
+    return request.app.state.server
+
+
+StateDep = Annotated[ServerState, Depends(get_state)]

@@ -1,0 +1,30 @@
+"""How many CPUs this process may use: the cgroup CPU quota (v2 or v1) and the affinity mask, not the host's cores."""
+
+import math
+import os
+from pathlib import Path
+
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+
+
+def cgroup_cpu_quota(root: Path = CGROUP_ROOT) -> float | None:
+    """CPUs allowed by the cgroup quota (`docker run --cpus`), or None when unlimited."""
+    v2 = root / "cpu.max"
+    if v2.is_file():
+        quota, _, period = v2.read_text().strip().partition(" ")
+        return None if quota == "max" else int(quota) / int(period or 100_000)
+    for v1 in (root / "cpu", root / "cpu,cpuacct", root):
+        quota_file, period_file = v1 / "cpu.cfs_quota_us", v1 / "cpu.cfs_period_us"
+        if quota_file.is_file() and period_file.is_file():
+            quota = int(quota_file.read_text())
+            return None if quota <= 0 else quota / int(period_file.read_text())
+    return None
+
+
+def available_cpus(root: Path = CGROUP_ROOT) -> int:
+    """Whole CPUs usable: the affinity mask, capped by the cgroup quota rounded up, at least 1."""
+    cpus = len(os.sched_getaffinity(0))
+    quota = cgroup_cpu_quota(root)
+    if quota is not None:
+        cpus = min(cpus, math.ceil(quota))
+    return max(1, cpus)
