@@ -48,8 +48,83 @@ demo: models ## Main job: local server + bounded Locust load on digits and minil
 
 .PHONY: test
 test: models ## Run all tests (Docker tests skip without an engine unless REQUIRE_DOCKER=1)
-	$(PY) -m pytest $(PYTEST_ARGS)
+	scripts/test.sh $(PY) $(PYTEST_ARGS)
 
 .PHONY: bench-server
 bench-server: models ## Benchmark: server vs raw onnxruntime vs naive baseline, batching on/off -> results/bench/server.json
-	$(PY) -m model_server.bench --out $(RESULTS)/bench/server.json
+	$(PY) -m loadtest.bench_server --model-repository $(MODELS_DIR) --out $(RESULTS)/bench/server.json
+
+##@ Containers
+
+IMAGE_REPO ?= ai-hosting-labs/model-server
+IMAGE_TAG ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+IMAGE ?= $(IMAGE_REPO):$(IMAGE_TAG)
+BASE_IMAGE_LOCAL ?= ai-hosting-labs/python-base:bookworm-3.11
+OFFLINE ?=
+CONTAINER ?= ai-hosting-labs-server
+CPUS ?= 2
+MEMORY ?= 2g
+REPLICAS ?= 2
+LB_PORT ?= 8080
+COMPOSE_PROJECT ?= ai-hosting-labs
+DOCKER_ENV = IMAGE=$(IMAGE) OFFLINE=$(OFFLINE) OFFLINE_BASE_IMAGE=$(BASE_IMAGE_LOCAL) PYTHON=$(PY) \
+	COMPOSE_PROJECT=$(COMPOSE_PROJECT) LB_PORT=$(LB_PORT) RESULTS=$(RESULTS)
+
+.PHONY: docker-engine
+docker-engine: ## Install (Debian's docker.io) and start a Docker engine when missing; idempotent
+	scripts/ci-docker.sh
+
+.PHONY: base-image
+base-image: ## Offline base image: debootstrap bookworm + python3.11, trimmed, docker import (cached)
+	scripts/base-image.sh $(BASE_IMAGE_LOCAL)
+
+.PHONY: wheelhouse
+wheelhouse: wheelhouse/.built ## Wheels of the runtime (and Locust) dependencies, built on the host
+
+wheelhouse/.built: pyproject.toml $(VENV)/.installed
+	scripts/wheelhouse.sh $(PY) wheelhouse
+
+.PHONY: image
+image: models ## Build the server image; offline path when OFFLINE=1 or no registry answers (says which)
+	$(DOCKER_ENV) scripts/docker-image.sh $(IMAGE)
+
+.PHONY: lint-docker
+lint-docker: $(VENV)/.installed ## hadolint the Dockerfiles; validate docker-compose.yml against the Compose spec
+	$(VENV)/bin/hadolint --failure-threshold info model_server/Dockerfile docker/*/Dockerfile
+	$(VENV)/bin/check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml
+
+.PHONY: run
+run: image ## Run the image on 127.0.0.1:$(PORT): read-only, no capabilities, CPUS and MEMORY limits
+	$(DOCKER_ENV) scripts/docker-run.sh $(CONTAINER) $(PORT) $(CPUS) $(MEMORY)
+
+.PHONY: stop
+stop: ## Stop the container started by `make run` (graceful: SIGTERM, drain)
+	docker stop --time 30 $(CONTAINER)
+
+.PHONY: logs
+logs: ## Follow the logs of the container started by `make run`
+	docker logs --follow $(CONTAINER)
+
+.PHONY: compose-up
+compose-up: image ## Compose: REPLICAS model-server replicas behind nginx on 127.0.0.1:$(LB_PORT), waits for health
+	$(DOCKER_ENV) scripts/compose.sh up $(REPLICAS)
+
+.PHONY: compose-down
+compose-down: ## Compose: stop and remove this project's containers and network
+	$(DOCKER_ENV) scripts/compose.sh down
+
+.PHONY: compose-loadtest
+compose-loadtest: compose-up ## Compose: Locust master + 2 workers (profile loadtest), web UI on 127.0.0.1:8089
+	$(DOCKER_ENV) scripts/compose.sh loadtest
+
+.PHONY: compose-scale
+compose-scale: image ## Same bounded load at each replica count in REPLICAS="1 2 3": table + PNG in results/compose-scale/
+	$(DOCKER_ENV) scripts/compose-scale.sh $(REPLICAS)
+
+.PHONY: rolling-restart
+rolling-restart: image ## Under steady load, restart replicas one at a time with SIGTERM; fails on any failed request
+	$(DOCKER_ENV) scripts/rolling-restart.sh $(REPLICAS)
+
+.PHONY: test-docker
+test-docker: models ## Only the Docker tests (REQUIRE_DOCKER=1 turns a missing engine into a failure)
+	$(PY) -m pytest -m docker tests/docker $(PYTEST_ARGS)

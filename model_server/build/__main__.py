@@ -9,9 +9,6 @@ from pathlib import Path
 
 from model_server.build import digits, minilm
 
-# (name, hidden layers, training iterations): digits-large is wide enough that int8 is measurably faster.
-DIGITS_VARIANTS = [("digits", (64,), 300), ("digits-large", (2048, 2048, 2048), 20)]
-
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m model_server.build", description=__doc__)
@@ -21,9 +18,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.getLogger().setLevel(logging.ERROR)  # quantize_dynamic's pre-processing advice is noise here
     wanted = set(args.only or ["digits", "digits-large", "minilm"])
-    for name, hidden, iterations in DIGITS_VARIANTS:
+    for name in digits.VARIANTS:
         if name in wanted:
-            _build(args.out, name, lambda: digits.build(args.out, name, hidden, iterations))
+            _build(args.out, name, lambda: digits.build(args.out, name))
     if "minilm" in wanted:
         _build(args.out, "minilm", lambda: minilm.build(args.out))
     return 0
