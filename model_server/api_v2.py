@@ -28,7 +28,13 @@ async def server_metadata() -> dict:
     return {"name": "model_server", "version": __version__, "extensions": []}
 
 
-def _model_metadata(state: StateDep, name: str, version: str | None) -> dict:
+# Each model route also answers under /versions/{version}; without one, the highest version serves.
+# (On the unversioned path, `version` shows in the OpenAPI schema as an optional query parameter.)
+
+
+@router.get("/models/{name}")
+@router.get("/models/{name}/versions/{version}")
+async def model_metadata(state: StateDep, name: str, version: str | None = None) -> dict:
     card = state.card(name, version)
     return {
         "name": card.name,
@@ -40,46 +46,20 @@ def _model_metadata(state: StateDep, name: str, version: str | None) -> dict:
     }
 
 
-@router.get("/models/{name}")
-async def model_metadata(state: StateDep, name: str) -> dict:
-    return _model_metadata(state, name, None)
-
-
-@router.get("/models/{name}/versions/{version}")
-async def model_version_metadata(state: StateDep, name: str, version: str) -> dict:
-    return _model_metadata(state, name, version)
-
-
-def _model_ready(state: StateDep, name: str, version: str | None) -> Response:
+@router.get("/models/{name}/ready")
+@router.get("/models/{name}/versions/{version}/ready")
+async def model_ready(state: StateDep, name: str, version: str | None = None) -> Response:
     card = state.card(name, version)
     is_ready = state.models[card.name, card.version].ready and not state.draining
     return JSONResponse({"name": card.name, "version": card.version, "ready": is_ready}, status_code=200 if is_ready else 503)
 
 
-@router.get("/models/{name}/ready")
-async def model_ready(state: StateDep, name: str) -> Response:
-    return _model_ready(state, name, None)
-
-
-@router.get("/models/{name}/versions/{version}/ready")
-async def model_version_ready(state: StateDep, name: str, version: str) -> Response:
-    return _model_ready(state, name, version)
-
-
-async def _infer(state: StateDep, request: Request, body: InferRequest, name: str, version: str | None) -> JSONResponse:
+@router.post("/models/{name}/infer")
+@router.post("/models/{name}/versions/{version}/infer")
+async def infer(state: StateDep, request: Request, body: InferRequest, name: str, version: str | None = None) -> JSONResponse:
     model, batcher = state.serving(name, version)
     request.state.model_version = model.version  # for the request metrics' version label
     inputs = request_arrays(model.card, body)
     wanted = requested_outputs(model.card, body)
     outputs = await batcher.infer(inputs, state.settings.request_timeout_s)
     return JSONResponse(infer_response(model.card, outputs, wanted, body.id))
-
-
-@router.post("/models/{name}/infer")
-async def infer(state: StateDep, request: Request, body: InferRequest, name: str) -> JSONResponse:
-    return await _infer(state, request, body, name, None)
-
-
-@router.post("/models/{name}/versions/{version}/infer")
-async def infer_version(state: StateDep, request: Request, body: InferRequest, name: str, version: str) -> JSONResponse:
-    return await _infer(state, request, body, name, version)
