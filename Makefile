@@ -90,7 +90,7 @@ image: models ## Build the server image; offline path when OFFLINE=1 or no regis
 
 .PHONY: lint-docker
 lint-docker: $(VENV)/.installed ## hadolint the Dockerfiles; validate docker-compose.yml against the Compose spec
-	$(VENV)/bin/hadolint --failure-threshold info model_server/Dockerfile docker/*/Dockerfile
+	$(VENV)/bin/hadolint --failure-threshold warning model_server/Dockerfile docker/*/Dockerfile
 	$(VENV)/bin/check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml
 
 .PHONY: run
@@ -99,7 +99,7 @@ run: image ## Run the image on 127.0.0.1:$(PORT): read-only, no capabilities, CP
 
 .PHONY: stop
 stop: ## Stop the container started by `make run` (graceful: SIGTERM, drain)
-	docker stop --time 30 $(CONTAINER)
+	docker stop -t 30 $(CONTAINER)
 
 .PHONY: logs
 logs: ## Follow the logs of the container started by `make run`
@@ -118,8 +118,8 @@ compose-loadtest: compose-up ## Compose: Locust master + 2 workers (profile load
 	$(DOCKER_ENV) scripts/compose.sh loadtest
 
 .PHONY: compose-scale
-compose-scale: image ## Same bounded load at each replica count in REPLICAS="1 2 3": table + PNG in results/compose-scale/
-	$(DOCKER_ENV) scripts/compose-scale.sh $(REPLICAS)
+compose-scale: image ## Same bounded load at each count in REPLICAS (default "1 2 3"): table + PNG in results/compose-scale/
+	$(DOCKER_ENV) scripts/compose-scale.sh $(if $(filter command line environment,$(origin REPLICAS)),$(REPLICAS),1 2 3)
 
 .PHONY: rolling-restart
 rolling-restart: image ## Under steady load, restart replicas one at a time with SIGTERM; fails on any failed request
@@ -127,4 +127,30 @@ rolling-restart: image ## Under steady load, restart replicas one at a time with
 
 .PHONY: test-docker
 test-docker: models ## Only the Docker tests (REQUIRE_DOCKER=1 turns a missing engine into a failure)
-	$(PY) -m pytest -m docker tests/docker $(PYTEST_ARGS)
+	$(PY) -m pytest tests/docker $(PYTEST_ARGS)
+
+##@ Load testing
+
+LOAD_TARGET ?= http://$(HOST):$(PORT)
+LOAD_PROFILE ?= mixed
+LOAD_SHAPE ?= constant
+LOAD_USERS ?= 8
+LOAD_DURATION ?= 30
+LOAD_TRIALS ?= 1
+SLO ?= loadtest/slo.yaml
+QUICK ?=
+PER_REPLICA_RPS ?= 100
+TARGET_RPS ?= 1000
+HEADROOM ?= 0.3
+
+.PHONY: loadtest
+loadtest: ## Bounded load on a running server (LOAD_TARGET, LOAD_PROFILE, LOAD_SHAPE, LOAD_USERS, LOAD_DURATION, LOAD_TRIALS, SLO) -> results/loadtest/
+	$(PY) -m loadtest run --host $(LOAD_TARGET) --profile $(LOAD_PROFILE) --shape $(LOAD_SHAPE) --users $(LOAD_USERS) --duration $(LOAD_DURATION) --trials $(LOAD_TRIALS) --slo $(SLO) --out $(RESULTS)/loadtest
+
+.PHONY: tradeoffs
+tradeoffs: models ## Optimization study (quantization, size, padding, batching, threads, graph opt): table + Pareto PNG in results/tradeoffs/ (QUICK=1: ~2 min CI subset)
+	$(PY) -m loadtest tradeoffs $(if $(QUICK),--quick) --model-repository $(MODELS_DIR) --out $(RESULTS)/tradeoffs
+
+.PHONY: capacity
+capacity: ## Replicas and HPA target utilization for TARGET_RPS, given PER_REPLICA_RPS measured at the SLO and HEADROOM
+	$(PY) -m loadtest capacity --per-replica-rps $(PER_REPLICA_RPS) --target-rps $(TARGET_RPS) --headroom $(HEADROOM)

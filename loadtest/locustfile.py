@@ -1,0 +1,162 @@
+"""Locust users for the model server: digits (v2 infer + v1 predict) and minilm (texts).
+
+Works with `python -m loadtest run` (which configures the classes and gates on exact percentiles)
+and with plain `locust -f loadtest/locustfile.py --host http://127.0.0.1:8000` (defaults below;
+add `--slo loadtest/slo.yaml` to gate at the end on Locust's own, rounded, figures, which is what
+a distributed master has). Every answer is validated: a 200 with a wrong shape, a NaN or a
+non-unit embedding is a failure.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field, replace
+from itertools import count
+from pathlib import Path
+
+import orjson
+from locust import FastHttpUser, events, task
+
+from loadtest import payloads, slo, validation
+from loadtest.payloads import TextLength
+
+
+@dataclass(frozen=True)
+class Workload:
+    """What one user class sends. Weights pick v2 infer vs v1 predict (0 turns one off)."""
+
+    model: str
+    version: str | None = None
+    rows: int = 1
+    text_length: TextLength = field(default_factory=lambda: payloads.TEXT_PRESETS["short"])
+    v2_weight: int = 3
+    v1_weight: int = 1
+    think_time: float = 0.0  # seconds between requests per user; 0 = closed loop at full speed
+
+    def infer_path(self) -> str:
+        version = f"/versions/{self.version}" if self.version else ""
+        return f"/v2/models/{self.model}{version}/infer"
+
+    def predict_path(self) -> str:
+        return f"/v1/models/{self.model}:predict"
+
+
+_user_ids = count()
+
+
+class ModelUser(FastHttpUser):
+    abstract = True
+    default_model: str
+    workload: Workload
+    # Bounded: a hung server turns into a timeout failure, not a stuck run.
+    connection_timeout = 5.0
+    network_timeout = 15.0
+
+    def wait_time(self) -> float:
+        return self.workload.think_time
+
+    def on_start(self) -> None:
+        # A seeded generator per user: runs are repeatable, users do not send identical bodies.
+        self.rng = random.Random(next(_user_ids))
+
+    @classmethod
+    def configure(cls, **changes) -> None:
+        cls.workload = replace(cls.workload, **changes)
+        w = cls.workload
+        if w.v2_weight < 0 or w.v1_weight < 0 or w.v2_weight + w.v1_weight == 0:
+            raise ValueError("task weights must be >= 0 and not both 0")
+        # Locust expands weights into a list of task functions, one entry per unit of weight.
+        cls.tasks = [cls.infer_v2] * w.v2_weight + [cls.predict_v1] * w.v1_weight
+
+    def _post(self, path: str, name: str, body: dict, check) -> None:
+        w = self.workload
+        with self.client.post(
+            path, data=orjson.dumps(body), headers={"Content-Type": "application/json"},
+            name=name, catch_response=True, context={"model": w.model},
+        ) as response:
+            if response.status_code != 200:
+                if response.status_code < 300:  # Locust fails 4xx/5xx itself (HTTP <code>), not a 204
+                    response.failure(validation.BadAnswer(f"status {response.status_code}"))
+                return
+            try:
+                check(orjson.loads(response.content))
+            except orjson.JSONDecodeError:
+                response.failure(validation.BadAnswer("non-JSON answer"))
+            except validation.BadAnswer as exc:
+                response.failure(exc)
+
+    def infer_v2(self) -> None:
+        raise NotImplementedError
+
+    def predict_v1(self) -> None:
+        raise NotImplementedError
+
+
+class DigitsUser(ModelUser):
+    default_model = "digits"
+    workload = Workload(model=default_model)
+
+    @task
+    def infer_v2(self) -> None:
+        w = self.workload
+        body = payloads.digits_v2_body(payloads.make_digits_rows(self.rng, w.rows))
+        self._post(w.infer_path(), f"{w.model} v2 infer", body, lambda b: validation.digits_v2(b, w.model, w.rows))
+
+    @task
+    def predict_v1(self) -> None:
+        w = self.workload
+        body = payloads.v1_body(payloads.make_digits_rows(self.rng, w.rows))
+        self._post(w.predict_path(), f"{w.model} v1 predict", body, lambda b: validation.digits_v1(b, w.rows))
+
+
+class MinilmUser(ModelUser):
+    default_model = "minilm"
+    workload = Workload(model=default_model)
+
+    def _texts(self) -> list[str]:
+        return [payloads.make_text(self.rng, self.workload.text_length) for _ in range(self.workload.rows)]
+
+    @task
+    def infer_v2(self) -> None:
+        w = self.workload
+        body = payloads.text_v2_body(self._texts())
+        self._post(w.infer_path(), f"{w.model} v2 infer", body, lambda b: validation.minilm_v2(b, w.model, w.rows))
+
+    @task
+    def predict_v1(self) -> None:
+        w = self.workload
+        body = payloads.v1_body(self._texts())
+        self._post(w.predict_path(), f"{w.model} v1 predict", body, lambda b: validation.minilm_v1(b, w.rows))
+
+
+# Default weights (3:1 v2:v1) for plain `locust -f` use as well.
+DigitsUser.configure()
+MinilmUser.configure()
+
+PROFILES: dict[str, list[type[ModelUser]]] = {
+    "digits": [DigitsUser],
+    "minilm": [MinilmUser],
+    "mixed": [DigitsUser, MinilmUser],
+}
+
+
+@events.init_command_line_parser.add_listener
+def _add_slo_option(parser, **_) -> None:
+    parser.add_argument("--slo", default="", help="SLO file to gate on when Locust quits (e.g. loadtest/slo.yaml)")
+
+
+@events.quitting.add_listener
+def _slo_gate(environment, **_) -> None:
+    """Plain `locust` runs only: exit code 1 when the run missed the SLO (python -m loadtest run gates itself)."""
+    path = getattr(environment.parsed_options, "slo", "")
+    total = environment.stats.total
+    if not path or not total.num_requests:
+        return
+    measured = {p: total.get_response_time_percentile(float(p[1:]) / 100) for p in ("p50", "p90", "p95", "p99")}
+    measured.update(max=total.max_response_time, error_rate=total.fail_ratio,
+                    rps=total.total_rps * (1 - total.fail_ratio))  # successful requests, as in loadtest.slo
+    checks = slo.evaluate(slo.Slo.load(Path(path)), measured)
+    for check in checks:
+        print(("PASS " if check.passed else "FAIL ") + check.message)
+    if not all(check.passed for check in checks):
+        environment.process_exit_code = 1

@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# shellcheck disable=SC2034  # variables set here are read by the scripts that source this file
+# Shared helpers for the container scripts (sourced, not run): which build path, which Compose,
+# and waiting for a Compose project's containers to be healthy.
+# Callers set: errexit, nounset, pipefail.
+
+ONLINE_BASE_IMAGE=${ONLINE_BASE_IMAGE:-python:3.11-slim}
+OFFLINE_BASE_IMAGE=${OFFLINE_BASE_IMAGE:-ai-hosting-labs/python-base:bookworm-3.11}
+COMPOSE_PROJECT=${COMPOSE_PROJECT:-ai-hosting-labs}
+LB_PORT=${LB_PORT:-8080}
+
+# Sets BUILD_PATH (online|offline) and BUILD_REASON. Offline when OFFLINE=1 or no registry answers.
+pick_build_path() {
+    if [[ ${OFFLINE:-} == 1 ]]; then
+        BUILD_PATH=offline BUILD_REASON="OFFLINE=1"
+    elif docker image inspect "$ONLINE_BASE_IMAGE" >/dev/null 2>&1; then
+        BUILD_PATH=online BUILD_REASON="$ONLINE_BASE_IMAGE is present locally"
+    elif timeout 60 docker pull --quiet "$ONLINE_BASE_IMAGE" >/dev/null 2>&1; then
+        BUILD_PATH=online BUILD_REASON="pulled $ONLINE_BASE_IMAGE"
+    else
+        BUILD_PATH=offline BUILD_REASON="no registry reachable (pulling $ONLINE_BASE_IMAGE failed)"
+    fi
+}
+
+# The base image for the path picked, building the offline one (cached) when needed.
+base_image_for_path() {
+    if [[ $BUILD_PATH == offline ]]; then
+        "$(dirname "${BASH_SOURCE[0]}")/base-image.sh" "$OFFLINE_BASE_IMAGE" >&2
+        echo "$OFFLINE_BASE_IMAGE"
+    else
+        echo "$ONLINE_BASE_IMAGE"
+    fi
+}
+
+# `docker compose` (v2) where present, else `docker-compose` (v1.29, Debian's package).
+compose() {
+    if [[ -z ${COMPOSE_CMD:-} ]]; then
+        if docker compose version >/dev/null 2>&1; then
+            COMPOSE_CMD="docker compose"
+        elif command -v docker-compose >/dev/null 2>&1; then
+            COMPOSE_CMD="docker-compose"
+        else
+            echo "compose: neither 'docker compose' nor 'docker-compose' found: apt-get install docker-compose (or scripts/ci-docker.sh)" >&2
+            return 1
+        fi
+    fi
+    # shellcheck disable=SC2086  # COMPOSE_CMD is one or two words
+    $COMPOSE_CMD --project-name "$COMPOSE_PROJECT" --file docker-compose.yml "$@"
+}
+
+# IDs of this project's containers (optionally of one service), running or not.
+project_containers() {
+    local filters=(--filter "label=com.docker.compose.project=$COMPOSE_PROJECT")
+    [[ -n ${1:-} ]] && filters+=(--filter "label=com.docker.compose.service=$1")
+    docker ps --all --quiet "${filters[@]}"
+}
+
+# Wait until every container of the project that has a healthcheck is healthy (timeout in s).
+wait_healthy() {
+    local timeout=${1:-180} start=$SECONDS id status pending
+    while true; do
+        pending=0
+        for id in $(project_containers); do
+            status=$(docker inspect --format '{{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}}' "$id")
+            case $status in
+                "running healthy" | "running none") ;;
+                "running starting") pending=1 ;;
+                *)
+                    echo "compose: $(docker inspect --format '{{.Name}}' "$id") is $status" >&2
+                    docker logs --tail 20 "$id" >&2
+                    return 1
+                    ;;
+            esac
+        done
+        ((pending == 0)) && return 0
+        if ((SECONDS - start > timeout)); then
+            echo "compose: containers not healthy after ${timeout}s" >&2
+            return 1
+        fi
+        sleep 0.5
+    done
+}
+
+# nginx resolves the model-server name at start and on reload: reload after replicas change.
+reload_lb() {
+    local id
+    for id in $(project_containers lb); do docker kill --signal HUP "$id" >/dev/null; done
+}

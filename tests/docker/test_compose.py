@@ -1,0 +1,104 @@
+"""Compose: 2 replicas behind nginx both serve, bad input gets the same 4xx through the lb as
+directly from a replica, and a rolling restart under load loses no request."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import httpx
+import pytest
+
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[2]
+
+ROW = [1.0] * 64
+GOOD = {"inputs": [{"name": "input", "shape": [1, 64], "datatype": "FP32", "data": ROW}]}
+# (path, body bytes, content type): each must get a clear 4xx, never a 500.
+BAD_REQUESTS = {
+    "wrong shape": ("/v2/models/digits/infer",
+                    json.dumps({"inputs": [{"name": "input", "shape": [1, 3], "datatype": "FP32", "data": [1, 2, 3]}]}),
+                    "application/json"),
+    "wrong input name": ("/v2/models/digits/infer",
+                         json.dumps({"inputs": [{"name": "nope", "shape": [1, 64], "datatype": "FP32", "data": ROW}]}),
+                         "application/json"),
+    "unknown model": ("/v2/models/no-such-model/infer", json.dumps(GOOD), "application/json"),
+    "not json": ("/v2/models/digits/infer", "this is not json", "application/json"),
+    "NaN": ("/v2/models/digits/infer",
+            json.dumps({"inputs": [{"name": "input", "shape": [1, 64], "datatype": "FP32",
+                                    "data": [math.nan] * 64}]}), "application/json"),
+    "too large": ("/v2/models/digits/infer", "[" + "1," * (3 * 1024 * 1024) + "1]", "application/json"),
+}
+
+# Sends one request from inside a replica to itself (replicas are not published on the host).
+DIRECT = """
+import http.client, sys
+body = sys.stdin.buffer.read()
+conn = http.client.HTTPConnection("127.0.0.1", 8000, timeout=10)
+conn.putrequest("POST", sys.argv[1])
+conn.putheader("Content-Type", sys.argv[2])
+conn.putheader("Content-Length", str(len(body)))
+conn.endheaders()
+try:
+    conn.send(body)
+except OSError:
+    pass  # a 413 may come before the server reads the whole body
+r = conn.getresponse()
+print(r.status)
+print(r.read().decode())
+"""
+
+
+def served_by(stack, requests: int) -> set[str]:
+    """Replica addresses named by the lb's X-Upstream header (the last one when nginx retried)."""
+    served = set()
+    with httpx.Client(base_url=stack.url, timeout=10) as client:
+        for _ in range(requests):
+            r = client.post("/v2/models/digits/infer", json=GOOD)
+            assert r.status_code == 200, r.text
+            served.add(r.headers["X-Upstream"].split(",")[-1].strip().rsplit(":", 1)[0])
+    return served
+
+
+def test_both_replicas_serve(compose_stack) -> None:
+    replicas = compose_stack.containers("model-server")
+    assert len(replicas) == 2
+    assert served_by(compose_stack, 40) == {compose_stack.ip(c) for c in replicas}, "both replicas should serve"
+
+
+def test_only_the_lb_is_published_and_only_on_loopback(run, compose_stack) -> None:
+    for replica in compose_stack.containers("model-server"):
+        ports = json.loads(run("docker", "inspect", replica).stdout)[0]["NetworkSettings"]["Ports"]
+        assert not any(ports.values()), f"a replica is published: {ports}"
+    (lb,) = compose_stack.containers("lb")
+    ports = json.loads(run("docker", "inspect", lb).stdout)[0]["NetworkSettings"]["Ports"]
+    bindings = [binding for per_port in ports.values() if per_port for binding in per_port]
+    assert bindings and all(b["HostIp"] == "127.0.0.1" for b in bindings), bindings
+
+
+@pytest.mark.parametrize("case", list(BAD_REQUESTS))
+def test_bad_input_same_status_through_lb_as_direct(run, compose_stack, case: str) -> None:
+    path, body, content_type = BAD_REQUESTS[case]
+    via_lb = httpx.post(compose_stack.url + path, content=body.encode(), timeout=10,
+                        headers={"Content-Type": content_type})
+    replica = compose_stack.containers("model-server")[0]
+    proc = run("docker", "exec", "-i", replica, "python", "-c", DIRECT, path, content_type, check=False,
+               input_text=body)
+    status, _, direct_body = proc.stdout.partition("\n")
+    assert 400 <= via_lb.status_code < 500, (via_lb.status_code, via_lb.text)
+    assert via_lb.status_code == int(status), (via_lb.text, proc.stdout, proc.stderr)
+    assert via_lb.json() == json.loads(direct_body), "the lb must pass the server's JSON error through"
+    assert via_lb.json()["error"]
+
+
+def test_rolling_restart_loses_no_request(run, compose_stack, tmp_path) -> None:
+    env = {**compose_stack.env, "RESULTS": str(tmp_path), "KEEP": "1"}
+    proc = run(str(ROOT / "scripts/rolling-restart.sh"), "2", env=env, check=False, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    total = json.loads((tmp_path / "rolling-restart/summary.json").read_text())["total"]
+    assert total["requests"] > 100 and total["failures"] == 0, total
+    # Both replicas came back and serve again.
+    assert served_by(compose_stack, 20) == {compose_stack.ip(c) for c in compose_stack.containers("model-server")}
