@@ -57,10 +57,9 @@ class Batcher:
         except asyncio.QueueFull:
             raise QueueFull(f"model {self.model.name!r} is overloaded: {self.queue.maxsize} requests queued") from None
         try:
-            # shield: a timed-out request must not cancel the batch its rows are part of.
-            return await asyncio.wait_for(asyncio.shield(job.future), timeout_s)
+            async with asyncio.timeout(timeout_s):  # on expiry the job's future is cancelled: the worker skips it
+                return await job.future
         except TimeoutError:
-            job.future.cancel()  # the worker skips it if it has not started yet
             raise InferenceTimeout(f"model {self.model.name!r} did not answer within {timeout_s:g} s") from None
 
     async def _next_job(self, timeout_s: float | None) -> _Job | None:

@@ -22,7 +22,9 @@ class Settings(BaseSettings):
     model_repository: Path = Field(Path("models"), description="Folder of <name>/<version>/model.onnx + model.json.")
     models: str = Field("", description="Comma-separated model names to load; empty loads every model.")
     max_batch_size: int = Field(32, ge=1, le=4096, description="Rows merged into one onnxruntime run; 1 turns batching off.")
-    max_queue_delay_ms: float = Field(2.0, ge=0, le=10_000, description="How long a batch waits for more requests.")
+    max_queue_delay_ms: float = Field(
+        0.0, ge=0, le=10_000, description="How long a batch waits for more requests; 0 batches only what is already queued."
+    )
     max_queue_size: int = Field(256, ge=1, description="Requests waiting per model; beyond it the server answers 503.")
     request_timeout_s: float = Field(10.0, gt=0, description="Queue + inference time allowed per request; then 504.")
     intra_op_threads: int = Field(0, ge=0, le=256, description="onnxruntime intra-op threads; 0 follows the CPU quota.")

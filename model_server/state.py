@@ -82,7 +82,7 @@ class ServerState:
         return model, self.batchers[card.name, card.version]
 
 
-def get_state(request: Request) -> ServerState:
+async def get_state(request: Request) -> ServerState:  # async: a sync dependency would cost a thread hop
     return request.app.state.server
 
 
