@@ -151,6 +151,10 @@ loadtest: ## Bounded load on a running server (LOAD_TARGET, LOAD_PROFILE, LOAD_S
 tradeoffs: models ## Optimization study (quantization, size, padding, batching, threads, graph opt): table + Pareto PNG in results/tradeoffs/ (QUICK=1: ~2 min CI subset)
 	$(PY) -m loadtest tradeoffs $(if $(QUICK),--quick) --model-repository $(MODELS_DIR) --out $(RESULTS)/tradeoffs
 
+.PHONY: size-study
+size-study: ## Model size study: hidden width and magnitude pruning against accuracy, raw/gzip size and batch-1 latency in results/size-study/ (QUICK=1: widths 32, 128)
+	$(PY) -m loadtest size-study $(if $(QUICK),--quick) --out $(RESULTS)/size-study
+
 .PHONY: capacity
 capacity: ## Replicas and HPA target utilization for TARGET_RPS, given PER_REPLICA_RPS measured at the SLO and HEADROOM
 	$(PY) -m loadtest capacity --per-replica-rps $(PER_REPLICA_RPS) --target-rps $(TARGET_RPS) --headroom $(HEADROOM)

@@ -1,4 +1,4 @@
-"""python -m loadtest: load runs with an SLO gate, the capacity planner, the trade-off study, the demo.
+"""python -m loadtest: load runs with an SLO gate, the capacity planner, the trade-off and size studies, the demo.
 
 Locust (and so gevent's monkey-patching) is imported only by the commands that generate load.
 """
@@ -163,6 +163,17 @@ def tradeoffs(
             usd_per_vcpu_hour=usd_per_vcpu_hour, target_rps=target_rps, headroom=headroom, slo=objectives))
     except ValueError as exc:
         _fail(str(exc))
+
+
+@app.command("size-study")
+def size_study(
+    out: Annotated[Path, typer.Option(help="Results folder")] = Path("results/size-study"),
+    quick: Annotated[bool, typer.Option("--quick", help="Widths 32 and 128 only: seconds, for CI")] = False,
+) -> None:
+    """Model size (hidden width) and magnitude pruning: accuracy, file and gzip size, batch-1 latency."""
+    from loadtest import size_study as size_study_mod
+
+    size_study_mod.run(out, quick)
 
 
 if __name__ == "__main__":

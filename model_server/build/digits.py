@@ -8,6 +8,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import onnx
 import onnxruntime as ort
 import sklearn
 import skl2onnx
@@ -39,17 +40,23 @@ def onnx_accuracy(model_path: Path, x: np.ndarray, y: np.ndarray) -> float:
     return float((labels == y).mean())
 
 
-def build(out: Path, name: str) -> list[dict]:
-    hidden, max_iter = VARIANTS[name]
-    x_train, x_test, y_train, y_test = _split()
+def train(hidden: tuple[int, ...], max_iter: int) -> onnx.ModelProto:
+    """Trains one seeded MLP on the training split; returns its ONNX export (input, outputs label and probabilities)."""
+    x_train, _, y_train, _ = _split()
     mlp = MLPClassifier(hidden_layer_sizes=hidden, max_iter=max_iter, random_state=SEED, early_stopping=False)
     with warnings.catch_warnings():  # a fixed iteration budget is the point for the large variant
         warnings.simplefilter("ignore", ConvergenceWarning)
         mlp.fit(x_train, y_train)
-    onx = skl2onnx.to_onnx(
+    return skl2onnx.to_onnx(
         mlp, initial_types=[("input", FloatTensorType([None, FEATURES]))], target_opset=OPSET,
         options={id(mlp): {"zipmap": False}},
     )
+
+
+def build(out: Path, name: str) -> list[dict]:
+    hidden, max_iter = VARIANTS[name]
+    _, x_test, _, y_test = _split()
+    onx = train(hidden, max_iter)
     common = {
         "name": name,
         "task": "classification",
