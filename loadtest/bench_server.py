@@ -21,7 +21,7 @@ from rich.table import Table
 
 from loadtest import payloads
 from loadtest.runner import RunConfig, run
-from loadtest.server import LocalServer
+from loadtest.server import LocalServer, pinned
 from model_server.repository import default_version, scan
 from model_server.runtime import build_model, session_options
 
@@ -45,16 +45,12 @@ def raw_limit(repository: Path, model_name: str, batch: int, seconds: float) -> 
     model.load()
     spec = model.card.inputs[0]
     data = np.array(_rows(model_name, batch), dtype=object if spec.datatype == "BYTES" else np.float32)
-    previous = os.sched_getaffinity(0)
-    os.sched_setaffinity(0, {SERVER_CPU})
-    try:
+    with pinned(SERVER_CPU):
         done, started = 0, time.perf_counter()
         while time.perf_counter() - started < seconds:
             model.predict({spec.name: data})
             done += batch
         return done / (time.perf_counter() - started)
-    finally:
-        os.sched_setaffinity(0, previous)
 
 
 def served(repository: Path, out: Path, model: str, module: str, args: list[str], users: int, duration: float) -> dict:

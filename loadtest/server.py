@@ -9,6 +9,8 @@ import signal
 import socket
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from loadtest import preflight
@@ -20,6 +22,17 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind((LOOPBACK, 0))
         return s.getsockname()[1]
+
+
+@contextmanager
+def pinned(cpu: int) -> Iterator[None]:
+    """Pins the calling thread to one core for the block: onnxruntime with one intra-op thread runs on it."""
+    previous = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {cpu})
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, previous)
 
 
 def _die_with_parent() -> None:

@@ -15,8 +15,7 @@ import gzip
 import os
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +27,7 @@ from rich.table import Table
 
 from loadtest import report
 from loadtest.percentiles import nearest_rank
+from loadtest.server import pinned
 from model_server.build import digits
 
 LAYERS, MAX_ITER = 3, 20  # digits-large is 3 x 2048 with 20 iterations: the widest row is that model
@@ -71,20 +71,6 @@ def prune(model: onnx.ModelProto, fraction: float) -> onnx.ModelProto:
 
 def gzip_size(data: bytes) -> int:
     return len(gzip.compress(data, compresslevel=9, mtime=0))
-
-
-@contextmanager
-def one_core() -> Iterator[int | None]:
-    """Pins this thread to one core while measuring (onnxruntime with one intra-op thread runs on it)."""
-    cpus = os.sched_getaffinity(0)
-    if len(cpus) < 2:
-        yield None
-        return
-    os.sched_setaffinity(0, {min(cpus)})
-    try:
-        yield min(cpus)
-    finally:
-        os.sched_setaffinity(0, cpus)
 
 
 def latencies_ms(paths: dict[str, Path], x: np.ndarray) -> dict[str, list[float]]:
@@ -141,7 +127,9 @@ def run(out: Path, quick: bool) -> list[dict]:
         paths[int8], hidden[int8] = Path(tmp) / f"{int8}.onnx", widest
         quantize_dynamic(paths[f"width-{widest}"], paths[int8], weight_type=QuantType.QInt8)
         report.console.print(f"measuring {len(paths)} models ({time.monotonic() - started:.0f} s elapsed)")
-        with one_core() as core:
+        cpus = os.sched_getaffinity(0)
+        core = min(cpus) if len(cpus) >= 2 else None  # one core for the measured thread, when there is a spare
+        with pinned(core) if core is not None else nullcontext():
             times = latencies_ms(paths, x_test)
         rows = []
         for cid, path in paths.items():

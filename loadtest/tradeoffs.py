@@ -14,7 +14,6 @@ that missed the SLO gets no cost (it cannot serve the target within the SLO at t
 from __future__ import annotations
 
 import csv
-import json
 import math
 import os
 import time
@@ -31,6 +30,7 @@ from rich.table import Table  # noqa: E402
 from loadtest import capacity, preflight, report  # noqa: E402
 from loadtest import slo as slo_mod  # noqa: E402
 from loadtest.server import LocalServer  # noqa: E402
+from model_server.repository import RepositoryError, read_card  # noqa: E402
 
 BASE_ARGS = ["--max-batch-size", "32", "--intra-op-threads", "1", "--graph-optimization", "all",
              "--text-padding", "longest", "--drain-seconds", "0"]
@@ -94,11 +94,10 @@ COLUMNS = ["config", "description", "model", "version", "precision", "quality_me
 
 
 def card(repo: Path, model: str, version: str) -> dict:
-    path = repo / model / version / "model.json"
     try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ValueError(f"model card {path}: {exc}") from None
+        return read_card(repo / model / version).raw
+    except RepositoryError as exc:
+        raise ValueError(str(exc)) from None
 
 
 def quality_of(c: dict) -> tuple[str, float]:

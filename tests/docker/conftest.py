@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import time
 import uuid
@@ -21,6 +20,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from loadtest.server import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 PREFIX = f"aihl-pytest-{os.getpid()}"
@@ -34,12 +35,6 @@ def run(*args: str, check: bool = True, timeout: float = 600, env: dict | None =
     if check and proc.returncode != 0:
         raise AssertionError(f"{' '.join(args)} exited {proc.returncode}:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
     return proc
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_ready(url: str, timeout: float = 90) -> float:
