@@ -30,8 +30,8 @@ $(VENV)/.installed: pyproject.toml
 .PHONY: models
 models: $(MODELS_DIR)/.built ## Build the model repository offline (digits fp32/int8, digits-large, minilm)
 
-$(MODELS_DIR)/.built: $(VENV)/.installed $(wildcard model_server/build/*.py)
-	$(PY) -m model_server.build --out $(MODELS_DIR)
+$(MODELS_DIR)/.built: $(VENV)/.installed $(wildcard model_server/builders/*.py)
+	$(PY) -m model_server.builders --out $(MODELS_DIR)
 	@touch $@
 
 ##@ Serve
@@ -50,9 +50,15 @@ demo: models ## Main job: local server + bounded Locust load on digits and minil
 test: models ## Run all tests (Docker tests skip without an engine unless REQUIRE_DOCKER=1)
 	scripts/test.sh $(PY) $(PYTEST_ARGS)
 
+.PHONY: lint
+lint: $(VENV)/.installed ## Static checks: ruff (lint + format check) and mypy on the packages
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
 .PHONY: bench-server
 bench-server: models ## Benchmark: server vs raw onnxruntime vs naive baseline, batching on/off -> results/bench/server.json
-	$(PY) -m loadtest.bench_server --model-repository $(MODELS_DIR) --out $(RESULTS)/bench/server.json
+	$(PY) -m loadtest.studies.bench_server --model-repository $(MODELS_DIR) --out $(RESULTS)/bench/server.json
 
 ##@ Containers
 

@@ -15,8 +15,12 @@ import typer
 
 from loadtest import capacity as capacity_mod
 
-app = typer.Typer(help="Load tests, SLO gates, capacity planning and the optimization trade-off study.",
-                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="Load tests, SLO gates, capacity planning and the optimization trade-off study.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
 
 EXIT_SLO = 1
 EXIT_USAGE = 2
@@ -76,10 +80,24 @@ def run(
     summaries = []
     for trial in range(1, trials + 1):
         trial_out = out / f"trial-{trial}" if trials > 1 else out
-        cfg = runner.RunConfig(host=host, out=trial_out, profile=profile, users=users, duration=duration,
-                               shape=shape, model=model, version=model_version, rows=rows,
-                               text_length=text_length, v2_weight=v2_weight, v1_weight=v1_weight,
-                               think_time=think_time, warmup=warmup, replicas_csv=replicas, meta={"trial": trial})
+        cfg = runner.RunConfig(
+            host=host,
+            out=trial_out,
+            profile=profile,
+            users=users,
+            duration=duration,
+            shape=shape,
+            model=model,
+            version=model_version,
+            rows=rows,
+            text_length=text_length,
+            v2_weight=v2_weight,
+            v1_weight=v1_weight,
+            think_time=think_time,
+            warmup=warmup,
+            replicas_csv=replicas,
+            meta={"trial": trial},
+        )
         try:
             summaries.append(runner.run(cfg))
         except (preflight.TargetError, ValueError) as exc:
@@ -95,8 +113,12 @@ def run(
     rule = "single run" if trials == 1 else f"median of {trials} trials per metric"
     checks = slo_mod.evaluate(objectives, measured)
     report.print_checks(checks, rule)
-    verdict = {"rule": rule, "measured": measured, "passed": all(c.passed for c in checks),
-               "checks": [c.__dict__ for c in checks]}
+    verdict = {
+        "rule": rule,
+        "measured": measured,
+        "passed": all(c.passed for c in checks),
+        "checks": [c.__dict__ for c in checks],
+    }
     out.mkdir(parents=True, exist_ok=True)
     (out / "slo.json").write_text(json.dumps(verdict, indent=2) + "\n")
     if not verdict["passed"]:
@@ -119,9 +141,13 @@ def capacity(
     if json_out:
         typer.echo(json.dumps(p.as_dict(), indent=2))
         return
-    typer.echo(f"replicas needed:          {p.replicas}  (ceil({target_rps:g} / ({per_replica_rps:g} x (1 - {headroom:g}))))")
+    typer.echo(
+        f"replicas needed:          {p.replicas}  (ceil({target_rps:g} / ({per_replica_rps:g} x (1 - {headroom:g}))))"
+    )
     typer.echo(f"HPA target utilization:   {p.hpa_target_utilization}%  ({cpu_at_slo:g}% at SLO x (1 - {headroom:g}))")
-    typer.echo(f"load per replica:         {p.load_per_replica_rps:.1f} rps  (expected utilization {p.expected_utilization:.0f}%)")
+    typer.echo(
+        f"load per replica:         {p.load_per_replica_rps:.1f} rps  (expected utilization {p.expected_utilization:.0f}%)"
+    )
 
 
 @app.command()
@@ -154,13 +180,24 @@ def tradeoffs(
     """Measure the optimization matrix; write table (CSV, Markdown) and Pareto chart."""
     _patch_first()
     from loadtest import slo as slo_mod
-    from loadtest import tradeoffs as tradeoffs_mod
+    from loadtest.studies import tradeoffs as tradeoffs_mod
 
     try:
         objectives = slo_mod.Slo.load(slo)
-        raise typer.Exit(tradeoffs_mod.main(
-            model_repository, out, quick=quick, duration=duration, only=only.split(",") if only else None, repeats=repeats,
-            usd_per_vcpu_hour=usd_per_vcpu_hour, target_rps=target_rps, headroom=headroom, slo=objectives))
+        raise typer.Exit(
+            tradeoffs_mod.main(
+                model_repository,
+                out,
+                quick=quick,
+                duration=duration,
+                only=only.split(",") if only else None,
+                repeats=repeats,
+                usd_per_vcpu_hour=usd_per_vcpu_hour,
+                target_rps=target_rps,
+                headroom=headroom,
+                slo=objectives,
+            )
+        )
     except ValueError as exc:
         _fail(str(exc))
 
@@ -171,7 +208,7 @@ def size_study(
     quick: Annotated[bool, typer.Option("--quick", help="Widths 32 and 128 only: seconds, for CI")] = False,
 ) -> None:
     """Model size (hidden width) and magnitude pruning: accuracy, file and gzip size, batch-1 latency."""
-    from loadtest import size_study as size_study_mod
+    from loadtest.studies import size_study as size_study_mod
 
     size_study_mod.run(out, quick)
 

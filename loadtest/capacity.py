@@ -36,8 +36,9 @@ class Plan:
         return asdict(self)
 
 
-def plan(per_replica_rps: float, target_rps: float, headroom: float = 0.3,
-         cpu_at_slo: float = 100.0, min_replicas: int = 1) -> Plan:
+def plan(
+    per_replica_rps: float, target_rps: float, headroom: float = 0.3, cpu_at_slo: float = 100.0, min_replicas: int = 1
+) -> Plan:
     if per_replica_rps <= 0:
         raise ValueError("per-replica RPS must be > 0")
     if target_rps < 0:
@@ -50,7 +51,10 @@ def plan(per_replica_rps: float, target_rps: float, headroom: float = 0.3,
     replicas = max(min_replicas, math.ceil(target_rps / usable - _EPS))
     load = target_rps / replicas
     return Plan(
-        per_replica_rps=per_replica_rps, target_rps=target_rps, headroom=headroom, cpu_at_slo=cpu_at_slo,
+        per_replica_rps=per_replica_rps,
+        target_rps=target_rps,
+        headroom=headroom,
+        cpu_at_slo=cpu_at_slo,
         replicas=replicas,
         hpa_target_utilization=max(1, math.floor(cpu_at_slo * (1 - headroom) + _EPS)),
         load_per_replica_rps=load,
@@ -58,8 +62,9 @@ def plan(per_replica_rps: float, target_rps: float, headroom: float = 0.3,
     )
 
 
-def cost_per_million(per_replica_rps: float, vcpus_per_replica: float, usd_per_vcpu_hour: float,
-                     target_rps: float, headroom: float) -> float:
+def cost_per_million(
+    per_replica_rps: float, vcpus_per_replica: float, usd_per_vcpu_hour: float, target_rps: float, headroom: float
+) -> float:
     """Dollars per million requests when serving target_rps with the replicas plan() asks for."""
     replicas = plan(per_replica_rps, target_rps, headroom).replicas
     dollars_per_hour = replicas * vcpus_per_replica * usd_per_vcpu_hour

@@ -9,7 +9,7 @@ import signal
 from pathlib import Path
 
 from loadtest import preflight, report, runner
-from loadtest.server import LocalServer
+from loadtest.local_server import LocalServer
 
 DEMO_MODELS = "digits,minilm"
 console = report.console
@@ -25,14 +25,16 @@ def main(model_repository: Path, out: Path, users: int, duration: float) -> int:
         return 2
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     out.mkdir(parents=True, exist_ok=True)
-    server = LocalServer(model_repository, args=["--models", DEMO_MODELS, "--drain-seconds", "0"],
-                         log_path=out / "server.log")
+    server = LocalServer(
+        model_repository, args=["--models", DEMO_MODELS, "--drain-seconds", "0"], log_path=out / "server.log"
+    )
     console.print(f"starting model server on {server.url} (log: {out / 'server.log'})")
     try:
         with server:
             console.print(f"server ready (pid {server.proc.pid}); running {duration:g} s of load with {users} users")
-            result = runner.run(runner.RunConfig(host=server.url, out=out, profile="mixed", users=users,
-                                                 duration=duration))
+            result = runner.run(
+                runner.RunConfig(host=server.url, out=out, profile="mixed", users=users, duration=duration)
+            )
     except preflight.TargetError as exc:
         console.print(f"[red]error:[/red] {exc}")
         return 2

@@ -71,8 +71,12 @@ class ModelUser(FastHttpUser):
     def _post(self, path: str, name: str, body: dict, check) -> None:
         w = self.workload
         with self.client.post(
-            path, data=orjson.dumps(body), headers={"Content-Type": "application/json"},
-            name=name, catch_response=True, context={"model": w.model},
+            path,
+            data=orjson.dumps(body),
+            headers={"Content-Type": "application/json"},
+            name=name,
+            catch_response=True,
+            context={"model": w.model},
         ) as response:
             if response.status_code != 200:
                 if response.status_code < 300:  # Locust fails 4xx/5xx itself (HTTP <code>), not a 204
@@ -153,8 +157,9 @@ def _slo_gate(environment, **_) -> None:
     if not path or not total.num_requests:
         return
     measured = {p: total.get_response_time_percentile(float(p[1:]) / 100) for p in ("p50", "p90", "p95", "p99")}
-    measured.update(max=total.max_response_time, error_rate=total.fail_ratio,
-                    rps=total.total_rps * (1 - total.fail_ratio))  # successful requests, as in loadtest.slo
+    measured.update(
+        max=total.max_response_time, error_rate=total.fail_ratio, rps=total.total_rps * (1 - total.fail_ratio)
+    )  # successful requests, as in loadtest.slo
     checks = slo.evaluate(slo.Slo.load(Path(path)), measured)
     for check in checks:
         print(("PASS " if check.passed else "FAIL ") + check.message)

@@ -8,10 +8,10 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")  # files only: no display on CI or in containers
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
-from loadtest.percentiles import percentiles  # noqa: E402
-from loadtest.records import Record  # noqa: E402
+from loadtest.percentiles import percentiles
+from loadtest.records import Record
 
 _LINES = ("p50", "p95", "p99")
 
@@ -45,8 +45,13 @@ def _save(fig, path: Path) -> Path:
     return path
 
 
-def timeline(records: list[Record], out: Path, users: list[tuple[float, int]] | None = None,
-             replicas: list[tuple[float, float]] | None = None, title: str = "") -> list[Path]:
+def timeline(
+    records: list[Record],
+    out: Path,
+    users: list[tuple[float, int]] | None = None,
+    replicas: list[tuple[float, float]] | None = None,
+    title: str = "",
+) -> list[Path]:
     """latency.png, throughput.png and, with a replica series, replicas.png. Times are seconds since
     the first request; `users` is (seconds, active users) sampled by the runner."""
     if not records:

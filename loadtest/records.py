@@ -42,16 +42,26 @@ def error_type(exception: BaseException | None, status: int) -> str:
 
 
 def from_event(
-    request_type: str, name: str, response_time: float, response_length: int,
-    exception: BaseException | None = None, context: dict | None = None,
-    response: Any = None, start_time: float | None = None, **_: Any,
+    request_type: str,
+    name: str,
+    response_time: float,
+    response_length: int,
+    exception: BaseException | None = None,
+    context: dict | None = None,
+    response: Any = None,
+    start_time: float | None = None,
+    **_: Any,
 ) -> Record:
     """Turns the keyword arguments of Locust's `request` event into a Record."""
     status = int(getattr(response, "status_code", 0) or 0)
     return Record(
-        start=float(start_time or 0.0), name=name, method=request_type,
-        model=str((context or {}).get("model", "")), status=status,
-        latency_ms=float(response_time or 0.0), length=int(response_length or 0),
+        start=float(start_time or 0.0),
+        name=name,
+        method=request_type,
+        model=str((context or {}).get("model", "")),
+        status=status,
+        latency_ms=float(response_time or 0.0),
+        length=int(response_length or 0),
         error=error_type(exception, status),
     )
 
@@ -69,7 +79,15 @@ def write_csv(records: list[Record], path: Path) -> None:
 def read_csv(path: Path) -> list[Record]:
     with path.open(newline="") as fh:
         return [
-            Record(float(row["start"]), row["name"], row["method"], row["model"], int(row["status"]),
-                   float(row["latency_ms"]), int(row["length"]), row["error"])
+            Record(
+                float(row["start"]),
+                row["name"],
+                row["method"],
+                row["model"],
+                int(row["status"]),
+                float(row["latency_ms"]),
+                int(row["length"]),
+                row["error"],
+            )
             for row in csv.DictReader(fh)
         ]

@@ -16,15 +16,31 @@ console = Console(width=None if sys.stdout.isatty() else 160)
 def _row(name: str, stats: dict) -> list[str]:
     lat = stats.get("latency_ms", {})
     fmt = lambda k: f"{lat[k]:.1f}" if k in lat else "-"  # noqa: E731
-    return [name, str(stats["requests"]), f"{stats['rps']:.1f}", fmt("p50"), fmt("p95"), fmt("p99"), fmt("max"),
-            f"{stats['error_rate']:.2%}"]
+    return [
+        name,
+        str(stats["requests"]),
+        f"{stats['rps']:.1f}",
+        fmt("p50"),
+        fmt("p95"),
+        fmt("p99"),
+        fmt("max"),
+        f"{stats['error_rate']:.2%}",
+    ]
 
 
 def table(summary: dict, by: str = "endpoints", title: str | None = None) -> Table:
     """One row per endpoint (or per model) plus the total."""
     t = Table(title=title or f"{summary['target']}  ({summary['window_s']:.1f} s window, exact percentiles)")
-    for col in ("name" if by == "endpoints" else "model", "requests", "rps", "p50 ms", "p95 ms", "p99 ms",
-                "max ms", "errors"):
+    for col in (
+        "name" if by == "endpoints" else "model",
+        "requests",
+        "rps",
+        "p50 ms",
+        "p95 ms",
+        "p99 ms",
+        "max ms",
+        "errors",
+    ):
         t.add_column(col, justify="left" if col in ("name", "model") else "right", no_wrap=True)
     for name, stats in summary[by].items():
         t.add_row(*_row(name, stats))

@@ -20,9 +20,9 @@ from pathlib import Path
 
 import gevent
 from locust.env import Environment
+from locust.html import get_html_report
 from locust.runners import STATE_STOPPED
 from locust.stats import PERCENTILES_TO_REPORT, StatsCSVFileWriter, stats_history
-from locust.html import get_html_report
 
 from loadtest import plots, preflight, records, schedules, summary
 from loadtest.locustfile import PROFILES
@@ -63,15 +63,22 @@ def _user_classes(cfg: RunConfig) -> list:
     if (cfg.model or cfg.version) and len(classes) > 1:
         raise ValueError(f"--model/--model-version need a single-model profile, not {cfg.profile!r}")
     for cls in classes:
-        changes = dict(rows=cfg.rows, text_length=TextLength.parse(cfg.text_length), v2_weight=cfg.v2_weight,
-                       v1_weight=cfg.v1_weight, think_time=cfg.think_time, version=cfg.version,
-                       model=cfg.model or cls.default_model)
+        changes = dict(
+            rows=cfg.rows,
+            text_length=TextLength.parse(cfg.text_length),
+            v2_weight=cfg.v2_weight,
+            v1_weight=cfg.v1_weight,
+            think_time=cfg.think_time,
+            version=cfg.version,
+            model=cfg.model or cls.default_model,
+        )
         cls.configure(**changes)
     return classes
 
 
 def _locust_percentiles(env: Environment) -> dict[str, dict[str, float]]:
     """Locust's own percentiles (from its rounded buckets), to compare with the exact ones."""
+
     def of(entry):
         return {label(p): entry.get_response_time_percentile(p / 100.0) for p in REPORTED}
 
@@ -86,8 +93,12 @@ def _progress(started: float, duration: float, runner, recs: list) -> None:
     recent = [r for r in recs[-2000:] if r.start >= time.time() - 5]
     failed = sum(not r.ok for r in recs)
     p95 = nearest_rank(sorted(r.latency_ms for r in recent), 95.0) if recent else float("nan")
-    print(f"  [{time.monotonic() - started:5.1f}/{duration:g} s] users {runner.user_count}  requests {done}  "
-          f"failed {failed}  rps(5s) {len(recent) / 5:.1f}  p95(5s) {p95:.1f} ms", file=sys.stderr, flush=True)
+    print(
+        f"  [{time.monotonic() - started:5.1f}/{duration:g} s] users {runner.user_count}  requests {done}  "
+        f"failed {failed}  rps(5s) {len(recent) / 5:.1f}  p95(5s) {p95:.1f} ms",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def run(cfg: RunConfig) -> dict:
@@ -106,8 +117,13 @@ def run(cfg: RunConfig) -> dict:
     background = [gevent.spawn(csv_writer.stats_writer), gevent.spawn(stats_history, runner)]
     users_series: list[tuple[float, int]] = []
 
-    print(f"load: {cfg.profile} on {host}, {cfg.shape} shape, {cfg.users} users, {cfg.duration:g} s"
-          + (f" after {cfg.warmup:g} s warm-up" if cfg.warmup else "") + f" -> {cfg.out}", file=sys.stderr, flush=True)
+    print(
+        f"load: {cfg.profile} on {host}, {cfg.shape} shape, {cfg.users} users, {cfg.duration:g} s"
+        + (f" after {cfg.warmup:g} s warm-up" if cfg.warmup else "")
+        + f" -> {cfg.out}",
+        file=sys.stderr,
+        flush=True,
+    )
     started, started_epoch = time.monotonic(), time.time()
     runner.start_shape()
     next_print = started + 2.0
@@ -133,20 +149,33 @@ def run(cfg: RunConfig) -> dict:
 
     (cfg.out / "locust.html").write_text(get_html_report(env, show_download_link=False), encoding="utf-8")
     records.write_csv(recs, cfg.out / "timings.csv")
-    meta = {"profile": cfg.profile, "shape": cfg.shape, "users": cfg.users, "duration_s": cfg.duration,
-            "warmup_s": cfg.warmup,
-            "workloads": {c.workload.model: {"user_class": c.__name__, "version": c.workload.version,
-                                             "rows": c.workload.rows} for c in classes},
-            "text_length": cfg.text_length, "think_time_s": cfg.think_time,
-            # Locust warns when its own CPU passes 90%: the generator, not the server, was then the limit.
-            "load_generator_cpu_saturated": bool(runner.cpu_warning_emitted),
-            **cfg.meta}
+    meta = {
+        "profile": cfg.profile,
+        "shape": cfg.shape,
+        "users": cfg.users,
+        "duration_s": cfg.duration,
+        "warmup_s": cfg.warmup,
+        "workloads": {
+            c.workload.model: {"user_class": c.__name__, "version": c.workload.version, "rows": c.workload.rows}
+            for c in classes
+        },
+        "text_length": cfg.text_length,
+        "think_time_s": cfg.think_time,
+        # Locust warns when its own CPU passes 90%: the generator, not the server, was then the limit.
+        "load_generator_cpu_saturated": bool(runner.cpu_warning_emitted),
+        **cfg.meta,
+    }
     result = summary.build(recs, target=host, meta=meta, locust_ms=_locust_percentiles(env))
     (cfg.out / "summary.json").write_text(json.dumps(result, indent=2) + "\n")
     first = min((r.start for r in recs), default=started_epoch)
     replicas = plots.read_series(cfg.replicas_csv, first) if cfg.replicas_csv else None
     # Charts count seconds from the first request; users_series counts from the runner start.
     offset = first - started_epoch
-    plots.timeline(recs, cfg.out, users=[(t - offset, u) for t, u in users_series], replicas=replicas,
-                   title=f"({cfg.profile}, {cfg.users} users)")
+    plots.timeline(
+        recs,
+        cfg.out,
+        users=[(t - offset, u) for t, u in users_series],
+        replicas=replicas,
+        title=f"({cfg.profile}, {cfg.users} users)",
+    )
     return result

@@ -82,25 +82,43 @@ def evaluate(slo: Slo, measured: dict[str, float]) -> list[Check]:
             continue
         ok = actual <= limit
         over = actual - limit
-        checks.append(Check(
-            f"{p} latency", limit, actual, ok,
-            f"{p} latency {actual:.1f} ms <= {limit:g} ms" if ok
-            else f"{p} latency {actual:.1f} ms > {limit:g} ms limit (over by {over:.1f} ms, +{over / limit:.0%})",
-        ))
+        checks.append(
+            Check(
+                f"{p} latency",
+                limit,
+                actual,
+                ok,
+                f"{p} latency {actual:.1f} ms <= {limit:g} ms"
+                if ok
+                else f"{p} latency {actual:.1f} ms > {limit:g} ms limit (over by {over:.1f} ms, +{over / limit:.0%})",
+            )
+        )
     if slo.max_error_rate is not None:
         rate, limit = measured["error_rate"], slo.max_error_rate
         ok = rate <= limit
-        checks.append(Check(
-            "error rate", limit, rate, ok,
-            f"error rate {rate:.2%} <= {limit:.2%}" if ok
-            else f"error rate {rate:.2%} > {limit:.2%} limit (over by {rate - limit:.2%} points)",
-        ))
+        checks.append(
+            Check(
+                "error rate",
+                limit,
+                rate,
+                ok,
+                f"error rate {rate:.2%} <= {limit:.2%}"
+                if ok
+                else f"error rate {rate:.2%} > {limit:.2%} limit (over by {rate - limit:.2%} points)",
+            )
+        )
     if slo.min_rps is not None:
         rps, limit = measured["rps"], slo.min_rps
         ok = rps >= limit
-        checks.append(Check(
-            "throughput", limit, rps, ok,
-            f"throughput {rps:.1f} ok rps >= {limit:g} rps" if ok
-            else f"throughput {rps:.1f} ok rps < {limit:g} rps minimum (short by {limit - rps:.1f} rps, -{(limit - rps) / limit:.0%})",
-        ))
+        checks.append(
+            Check(
+                "throughput",
+                limit,
+                rps,
+                ok,
+                f"throughput {rps:.1f} ok rps >= {limit:g} rps"
+                if ok
+                else f"throughput {rps:.1f} ok rps < {limit:g} rps minimum (short by {limit - rps:.1f} rps, -{(limit - rps) / limit:.0%})",
+            )
+        )
     return checks

@@ -49,8 +49,13 @@ def _grouped(records: Iterable[Record], key) -> dict[str, list[Record]]:
     return dict(sorted(groups.items()))
 
 
-def build(records: list[Record], *, target: str, meta: dict | None = None,
-          locust_ms: dict[str, dict[str, float]] | None = None) -> dict:
+def build(
+    records: list[Record],
+    *,
+    target: str,
+    meta: dict | None = None,
+    locust_ms: dict[str, dict[str, float]] | None = None,
+) -> dict:
     """The summary of one run. `locust_ms` holds Locust's own (rounded) percentiles per name and
     for "total", so the report can show how far they are from the exact ones."""
     if records:

@@ -51,12 +51,16 @@ async def model_metadata(state: StateDep, name: str, version: str | None = None)
 async def model_ready(state: StateDep, name: str, version: str | None = None) -> Response:
     card = state.card(name, version)
     is_ready = state.models[card.name, card.version].ready and not state.draining
-    return JSONResponse({"name": card.name, "version": card.version, "ready": is_ready}, status_code=200 if is_ready else 503)
+    return JSONResponse(
+        {"name": card.name, "version": card.version, "ready": is_ready}, status_code=200 if is_ready else 503
+    )
 
 
 @router.post("/models/{name}/infer")
 @router.post("/models/{name}/versions/{version}/infer")
-async def infer(state: StateDep, request: Request, body: InferRequest, name: str, version: str | None = None) -> JSONResponse:
+async def infer(
+    state: StateDep, request: Request, body: InferRequest, name: str, version: str | None = None
+) -> JSONResponse:
     model, batcher = state.serving(name, version)
     request.state.model_version = model.version  # for the request metrics' version label
     inputs = request_arrays(model.card, body)

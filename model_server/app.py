@@ -42,7 +42,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     register_handlers(app)
     # Our own body limit rather than FastAPI's max_body_size: that one answers 413 outside the `{"error"}` contract.
     app.add_middleware(
-        ServingMiddleware, metrics=state.metrics, max_body_bytes=state.settings.max_body_bytes,
+        ServingMiddleware,
+        metrics=state.metrics,
+        max_body_bytes=state.settings.max_body_bytes,
         model_names=set(state.cards),
     )
     return app

@@ -21,9 +21,14 @@ class Settings(BaseSettings):
     port: int = Field(8000, ge=0, le=65535, description="TCP port to listen on.")
     model_repository: Path = Field(Path("models"), description="Folder of <name>/<version>/model.onnx + model.json.")
     models: str = Field("", description="Comma-separated model names to load; empty loads every model.")
-    max_batch_size: int = Field(32, ge=1, le=4096, description="Rows merged into one onnxruntime run; 1 turns batching off.")
+    max_batch_size: int = Field(
+        32, ge=1, le=4096, description="Rows merged into one onnxruntime run; 1 turns batching off."
+    )
     max_queue_delay_ms: float = Field(
-        0.0, ge=0, le=10_000, description="How long a batch waits for more requests; 0 batches only what is already queued."
+        0.0,
+        ge=0,
+        le=10_000,
+        description="How long a batch waits for more requests; 0 batches only what is already queued.",
     )
     max_queue_size: int = Field(256, ge=1, description="Requests waiting per model; beyond it the server answers 503.")
     request_timeout_s: float = Field(10.0, gt=0, description="Queue + inference time allowed per request; then 504.")
@@ -36,7 +41,9 @@ class Settings(BaseSettings):
         "longest", description="Pad a text batch to its longest text, or always to --max-sequence-length."
     )
     max_sequence_length: int = Field(128, ge=8, le=512, description="Tokens per text; longer texts are truncated.")
-    drain_seconds: float = Field(5.0, ge=0, le=600, description="After SIGTERM: not ready, but still serving, this long.")
+    drain_seconds: float = Field(
+        5.0, ge=0, le=600, description="After SIGTERM: not ready, but still serving, this long."
+    )
     max_body_bytes: int = Field(4 * 1024 * 1024, ge=1024, description="Largest request body; larger gets 413.")
     log_format: Literal["text", "json"] = Field("text", description="Log line format.")
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="Log level.")

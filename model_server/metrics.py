@@ -14,29 +14,48 @@ class Metrics:
         self.registry = CollectorRegistry()
         r = self.registry
         self.requests = Counter(
-            "model_server_requests", "Inference requests by model, version and HTTP status code.",
-            ["model", "version", "code"], registry=r,
+            "model_server_requests",
+            "Inference requests by model, version and HTTP status code.",
+            ["model", "version", "code"],
+            registry=r,
         )
         self.request_duration = Histogram(
-            "model_server_request_duration_seconds", "Inference request latency, receipt to response.",
-            ["model"], buckets=LATENCY_BUCKETS, registry=r,
+            "model_server_request_duration_seconds",
+            "Inference request latency, receipt to response.",
+            ["model"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
         )
         self.queue_duration = Histogram(
-            "model_server_queue_duration_seconds", "Time a request waited in the batching queue.",
-            ["model"], buckets=LATENCY_BUCKETS, registry=r,
+            "model_server_queue_duration_seconds",
+            "Time a request waited in the batching queue.",
+            ["model"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
         )
         self.inference_duration = Histogram(
-            "model_server_inference_duration_seconds", "onnxruntime time per batch, pre/post-processing included.",
-            ["model"], buckets=LATENCY_BUCKETS, registry=r,
+            "model_server_inference_duration_seconds",
+            "onnxruntime time per batch, pre/post-processing included.",
+            ["model"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
         )
         self.batch_size = Histogram(
-            "model_server_batch_size", "Rows per onnxruntime run.", ["model"], buckets=BATCH_BUCKETS, registry=r,
+            "model_server_batch_size",
+            "Rows per onnxruntime run.",
+            ["model"],
+            buckets=BATCH_BUCKETS,
+            registry=r,
         )
         self.in_flight = Gauge("model_server_requests_in_flight", "HTTP requests being served.", registry=r)
         self.model_ready = Gauge(
-            "model_server_model_ready", "1 when the model version is loaded and warmed.", ["model", "version"],
+            "model_server_model_ready",
+            "1 when the model version is loaded and warmed.",
+            ["model", "version"],
             registry=r,
         )
         self.intra_op_threads = Gauge(
-            "model_server_onnxruntime_intra_op_threads", "onnxruntime intra-op threads per session.", registry=r,
+            "model_server_onnxruntime_intra_op_threads",
+            "onnxruntime intra-op threads per session.",
+            registry=r,
         )

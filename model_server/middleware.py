@@ -10,7 +10,9 @@ from model_server.errors import error_response
 from model_server.metrics import Metrics
 
 # /v2/models/{m}[/versions/{v}]/infer and /v1/models/{m}:predict
-INFER_PATH = re.compile(r"^/v2/models/(?P<m>[^/]+)(?:/versions/(?P<v>[^/]+))?/infer$|^/v1/models/(?P<m1>[^/:]+):predict$")
+INFER_PATH = re.compile(
+    r"^/v2/models/(?P<m>[^/]+)(?:/versions/(?P<v>[^/]+))?/infer$|^/v1/models/(?P<m1>[^/:]+):predict$"
+)
 
 
 class ServingMiddleware:

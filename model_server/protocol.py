@@ -85,12 +85,19 @@ def requested_outputs(card: ModelCard, request: InferRequest) -> list[TensorSpec
     return [specs[o.name] for o in request.outputs]
 
 
-def infer_response(card: ModelCard, outputs: dict[str, np.ndarray], wanted: list[TensorSpec], request_id: str | None) -> dict[str, Any]:
+def infer_response(
+    card: ModelCard, outputs: dict[str, np.ndarray], wanted: list[TensorSpec], request_id: str | None
+) -> dict[str, Any]:
     body: dict[str, Any] = {
         "model_name": card.name,
         "model_version": card.version,
         "outputs": [
-            {"name": s.name, "datatype": s.datatype, "shape": list(outputs[s.name].shape), "data": outputs[s.name].ravel()}
+            {
+                "name": s.name,
+                "datatype": s.datatype,
+                "shape": list(outputs[s.name].shape),
+                "data": outputs[s.name].ravel(),
+            }
             for s in wanted
         ],
     }

@@ -44,8 +44,13 @@ def read_card(directory: Path) -> ModelCard:
     try:
         raw = json.loads(card_path.read_text())
         card = ModelCard(
-            name=raw["name"], version=str(raw["version"]), task=raw["task"],
-            inputs=_specs(raw["inputs"]), outputs=_specs(raw["outputs"]), directory=directory, raw=raw,
+            name=raw["name"],
+            version=str(raw["version"]),
+            task=raw["task"],
+            inputs=_specs(raw["inputs"]),
+            outputs=_specs(raw["outputs"]),
+            directory=directory,
+            raw=raw,
         )
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise RepositoryError(f"{card_path}: unreadable model card ({type(exc).__name__}: {exc})") from exc

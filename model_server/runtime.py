@@ -118,10 +118,11 @@ class TextEmbeddingModel(OnnxModel):
         return pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
 
 
-def build_model(card: ModelCard, options: ort.SessionOptions, max_length: int = 128, padding: str = "longest") -> OnnxModel:
+def build_model(
+    card: ModelCard, options: ort.SessionOptions, max_length: int = 128, padding: str = "longest"
+) -> OnnxModel:
     if card.task == "classification":
         return ClassifierModel(card, options)
     if card.task == "text-embedding":
         return TextEmbeddingModel(card, options, max_length, padding)
     raise ValueError(f"{card.directory}: unknown task {card.task!r}")
-

@@ -43,7 +43,11 @@ class DrainingServer(uvicorn.Server):
 def serve(settings: Settings) -> None:
     app = create_app(settings)
     config = uvicorn.Config(
-        app, host=settings.host, port=settings.port, log_config=None, access_log=settings.access_log,
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=settings.access_log,
         timeout_graceful_shutdown=max(settings.request_timeout_s, 1.0),
     )
     DrainingServer(config, settings.drain_seconds).run()

@@ -44,11 +44,16 @@ class ServerState:
         """Start the batchers, then load and warm every model off the event loop, so liveness answers meanwhile."""
         s = self.settings
         for key, model in self.models.items():
-            self.batchers[key] = Batcher(model, self.metrics, s.max_batch_size, s.max_queue_delay_ms / 1000, s.max_queue_size)
+            self.batchers[key] = Batcher(
+                model, self.metrics, s.max_batch_size, s.max_queue_delay_ms / 1000, s.max_queue_size
+            )
             self.batchers[key].start()
         log.info(
             "loading %d model version(s) from %s; onnxruntime threads intra=%d inter=%d",
-            len(self.models), s.model_repository, self.intra_op_threads, s.inter_op_threads,
+            len(self.models),
+            s.model_repository,
+            self.intra_op_threads,
+            s.inter_op_threads,
         )
         loop = asyncio.get_running_loop()
         for (name, version), model in self.models.items():

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from loadtest.server import LocalServer
+from loadtest.local_server import LocalServer
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = ROOT / "models"
@@ -24,7 +24,9 @@ def start_server(models_dir: Path, tmp_path: Path) -> Iterator[Callable[..., Loc
     started: list[LocalServer] = []
 
     def start(*args: str) -> LocalServer:
-        server = LocalServer(models_dir, ["--drain-seconds", "0", *args], log_path=tmp_path / f"server-{len(started)}.log")
+        server = LocalServer(
+            models_dir, ["--drain-seconds", "0", *args], log_path=tmp_path / f"server-{len(started)}.log"
+        )
         started.append(server)
         return server.start()
 

@@ -21,19 +21,29 @@ from pathlib import Path
 import httpx
 import pytest
 
-from loadtest.server import free_port
+from loadtest.local_server import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 PREFIX = f"aihl-pytest-{os.getpid()}"
 
 
-def run(*args: str, check: bool = True, timeout: float = 600, env: dict | None = None,
-        input_text: str | None = None) -> subprocess.CompletedProcess:
+def run(
+    *args: str, check: bool = True, timeout: float = 600, env: dict | None = None, input_text: str | None = None
+) -> subprocess.CompletedProcess:
     """Run a command from the repository root; on failure the error shows its output."""
-    proc = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, **(env or {})}, input=input_text)
+    proc = subprocess.run(
+        args,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+        input=input_text,
+    )
     if check and proc.returncode != 0:
-        raise AssertionError(f"{' '.join(args)} exited {proc.returncode}:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+        raise AssertionError(
+            f"{' '.join(args)} exited {proc.returncode}:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+        )
     return proc
 
 
@@ -84,8 +94,7 @@ def server_image(docker_engine: None, models_dir: Path) -> Iterator[str]:
         yield reuse
         return
     image = f"ai-hosting-labs/model-server:{PREFIX}"
-    run(str(ROOT / "scripts/docker-image.sh"), image, timeout=1800,
-        env={"PYTHON": str(ROOT / ".venv/bin/python")})
+    run(str(ROOT / "scripts/docker-image.sh"), image, timeout=1800, env={"PYTHON": str(ROOT / ".venv/bin/python")})
     yield image
     run("docker", "image", "rm", image, check=False)
 
@@ -116,8 +125,17 @@ def start_container(server_image: str) -> Iterator[Callable[..., Container]]:
         name = f"{PREFIX}-{uuid.uuid4().hex[:8]}"
         port = free_port()
         names.append(name)
-        run("docker", "run", "--detach", "--name", name, "--publish", f"127.0.0.1:{port}:8000",
-            *docker_args, server_image)
+        run(
+            "docker",
+            "run",
+            "--detach",
+            "--name",
+            name,
+            "--publish",
+            f"127.0.0.1:{port}:8000",
+            *docker_args,
+            server_image,
+        )
         return Container(name, port)
 
     yield start
@@ -139,8 +157,15 @@ class ComposeStack:
         return run(*args, env=self.env, timeout=timeout)
 
     def containers(self, service: str) -> list[str]:
-        out = run("docker", "ps", "--quiet", "--filter", f"label=com.docker.compose.project={self.project}",
-                  "--filter", f"label=com.docker.compose.service={service}").stdout
+        out = run(
+            "docker",
+            "ps",
+            "--quiet",
+            "--filter",
+            f"label=com.docker.compose.project={self.project}",
+            "--filter",
+            f"label=com.docker.compose.service={service}",
+        ).stdout
         return out.split()
 
     def ip(self, container: str) -> str:
@@ -153,8 +178,12 @@ def compose_stack(server_image: str) -> Iterator[ComposeStack]:
     """2 model-server replicas + nginx under a project of our own; `down` removes exactly it."""
     project = PREFIX
     tag = server_image.rsplit(":", 1)[1]
-    env = {"IMAGE": server_image, "COMPOSE_PROJECT": project, "LB_PORT": str(free_port()),
-           "PYTHON": str(ROOT / ".venv/bin/python")}
+    env = {
+        "IMAGE": server_image,
+        "COMPOSE_PROJECT": project,
+        "LB_PORT": str(free_port()),
+        "PYTHON": str(ROOT / ".venv/bin/python"),
+    }
     stack = ComposeStack(project, int(env["LB_PORT"]), env)
     try:
         stack.script(str(ROOT / "scripts/compose.sh"), "up", "2")

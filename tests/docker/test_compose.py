@@ -10,7 +10,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -19,17 +18,23 @@ ROW = [1.0] * 64
 GOOD = {"inputs": [{"name": "input", "shape": [1, 64], "datatype": "FP32", "data": ROW}]}
 # (path, body bytes, content type): each must get a clear 4xx, never a 500.
 BAD_REQUESTS = {
-    "wrong shape": ("/v2/models/digits/infer",
-                    json.dumps({"inputs": [{"name": "input", "shape": [1, 3], "datatype": "FP32", "data": [1, 2, 3]}]}),
-                    "application/json"),
-    "wrong input name": ("/v2/models/digits/infer",
-                         json.dumps({"inputs": [{"name": "nope", "shape": [1, 64], "datatype": "FP32", "data": ROW}]}),
-                         "application/json"),
+    "wrong shape": (
+        "/v2/models/digits/infer",
+        json.dumps({"inputs": [{"name": "input", "shape": [1, 3], "datatype": "FP32", "data": [1, 2, 3]}]}),
+        "application/json",
+    ),
+    "wrong input name": (
+        "/v2/models/digits/infer",
+        json.dumps({"inputs": [{"name": "nope", "shape": [1, 64], "datatype": "FP32", "data": ROW}]}),
+        "application/json",
+    ),
     "unknown model": ("/v2/models/no-such-model/infer", json.dumps(GOOD), "application/json"),
     "not json": ("/v2/models/digits/infer", "this is not json", "application/json"),
-    "NaN": ("/v2/models/digits/infer",
-            json.dumps({"inputs": [{"name": "input", "shape": [1, 64], "datatype": "FP32",
-                                    "data": [math.nan] * 64}]}), "application/json"),
+    "NaN": (
+        "/v2/models/digits/infer",
+        json.dumps({"inputs": [{"name": "input", "shape": [1, 64], "datatype": "FP32", "data": [math.nan] * 64}]}),
+        "application/json",
+    ),
     "too large": ("/v2/models/digits/infer", "[" + "1," * (3 * 1024 * 1024) + "1]", "application/json"),
 }
 
@@ -82,11 +87,13 @@ def test_only_the_lb_is_published_and_only_on_loopback(run, compose_stack) -> No
 @pytest.mark.parametrize("case", list(BAD_REQUESTS))
 def test_bad_input_same_status_through_lb_as_direct(run, compose_stack, case: str) -> None:
     path, body, content_type = BAD_REQUESTS[case]
-    via_lb = httpx.post(compose_stack.url + path, content=body.encode(), timeout=10,
-                        headers={"Content-Type": content_type})
+    via_lb = httpx.post(
+        compose_stack.url + path, content=body.encode(), timeout=10, headers={"Content-Type": content_type}
+    )
     replica = compose_stack.containers("model-server")[0]
-    proc = run("docker", "exec", "-i", replica, "python", "-c", DIRECT, path, content_type, check=False,
-               input_text=body)
+    proc = run(
+        "docker", "exec", "-i", replica, "python", "-c", DIRECT, path, content_type, check=False, input_text=body
+    )
     status, _, direct_body = proc.stdout.partition("\n")
     assert 400 <= via_lb.status_code < 500, (via_lb.status_code, via_lb.text)
     assert via_lb.status_code == int(status), (via_lb.text, proc.stdout, proc.stderr)

@@ -39,8 +39,11 @@ def test_hardened_container_serves_and_stops_gracefully(run, wait_ready, start_c
     labels = next(o for o in r.json()["outputs"] if o["name"] == "label")
     assert labels["shape"] == [1] and 0 <= labels["data"][0] <= 9
 
-    r = httpx.post(f"{c.url}/v2/models/minilm/infer", timeout=10,
-                   json={"inputs": [{"name": "text", "shape": [1], "datatype": "BYTES", "data": ["hello"]}]})
+    r = httpx.post(
+        f"{c.url}/v2/models/minilm/infer",
+        timeout=10,
+        json={"inputs": [{"name": "text", "shape": [1], "datatype": "BYTES", "data": ["hello"]}]},
+    )
     assert r.status_code == 200 and r.json()["outputs"][0]["shape"] == [1, 384]
 
     # Non-root, and the root filesystem really is read-only (the server needs no writes but /tmp).

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-
 BIN = Path(sys.executable).parent
 DOCKERFILES = ["model_server/Dockerfile", "docker/lb/Dockerfile", "docker/locust/Dockerfile"]
 
@@ -20,14 +19,15 @@ def test_hadolint_reports_nothing_above_info(run, dockerfile: str) -> None:
 
 
 def test_compose_file_matches_the_compose_spec(run) -> None:
-    proc = run(str(BIN / "check-jsonschema"), "--builtin-schema", "vendor.compose-spec", "docker-compose.yml",
-               check=False)
+    proc = run(
+        str(BIN / "check-jsonschema"), "--builtin-schema", "vendor.compose-spec", "docker-compose.yml", check=False
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
 @pytest.mark.skipif(shutil.which("docker-compose") is None, reason="docker-compose v1 is not installed")
 def test_compose_v1_accepts_the_file(run) -> None:
-    proc = run("docker-compose", "--profile", "loadtest", "--file", "docker-compose.yml", "config", "--quiet",
-               check=False)
+    proc = run(
+        "docker-compose", "--profile", "loadtest", "--file", "docker-compose.yml", "config", "--quiet", check=False
+    )
     assert proc.returncode == 0, proc.stderr
-

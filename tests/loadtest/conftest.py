@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from loadtest.server import LocalServer
+from loadtest.local_server import LocalServer
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -23,8 +23,10 @@ def model_server(models_dir: Path, tmp_path_factory):
 @pytest.fixture
 def loadtest():
     """Runs `python -m loadtest ...` in a separate process: Locust's gevent patching stays out of pytest."""
+
     def run(*args: str, timeout: float = 180) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "loadtest", *args], cwd=ROOT, capture_output=True, text=True,
-                              timeout=timeout)
+        return subprocess.run(
+            [sys.executable, "-m", "loadtest", *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout
+        )
 
     return run

@@ -16,8 +16,13 @@ pytestmark = pytest.mark.slow
 
 def test_demo_script_runs_loads_and_stops_the_server(tmp_path):
     out = tmp_path / "demo"
-    proc = subprocess.run([str(ROOT / "scripts" / "demo.sh"), "--duration", "5", "--out", str(out)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=180)
+    proc = subprocess.run(
+        [str(ROOT / "scripts" / "demo.sh"), "--duration", "5", "--out", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "demo passed" in proc.stdout
     for model in ("digits", "minilm"):
@@ -30,7 +35,18 @@ def test_demo_script_runs_loads_and_stops_the_server(tmp_path):
 
 
 def test_demo_without_models_says_what_to_do(tmp_path):
-    proc = subprocess.run([str(ROOT / "scripts" / "demo.sh"), "--model-repository", str(tmp_path / "none"),
-                           "--out", str(tmp_path / "demo")], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [
+            str(ROOT / "scripts" / "demo.sh"),
+            "--model-repository",
+            str(tmp_path / "none"),
+            "--out",
+            str(tmp_path / "demo"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 2
     assert "run `make models` first" in proc.stdout

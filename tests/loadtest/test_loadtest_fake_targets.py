@@ -8,7 +8,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-
 pytestmark = pytest.mark.slow
 
 
@@ -35,9 +34,11 @@ class _Handler(BaseHTTPRequestHandler):
         self.rfile.read(int(self.headers.get("Content-Length", 0)))
         # A 200 whose embeddings are not unit length: looks fine to a status check, but is wrong.
         rows = 1
-        body = {"model_name": "minilm", "outputs": [
-            {"name": "embedding", "datatype": "FP32", "shape": [rows, 384], "data": [0.5] * 384 * rows}],
-            "predictions": [[0.5] * 384]}
+        body = {
+            "model_name": "minilm",
+            "outputs": [{"name": "embedding", "datatype": "FP32", "shape": [rows, 384], "data": [0.5] * 384 * rows}],
+            "predictions": [[0.5] * 384],
+        }
         self._send(200, json.dumps(body).encode(), "application/json")
 
 
@@ -66,8 +67,19 @@ def test_non_json_target(fake_server, tmp_path, loadtest):
 
 
 def test_wrong_answers_count_as_failures(fake_server, tmp_path, loadtest):
-    proc = loadtest("run", "--host", fake_server("wrong"), "--profile", "minilm", "--users", "1", "--duration", "2",
-                    "--out", str(tmp_path))
+    proc = loadtest(
+        "run",
+        "--host",
+        fake_server("wrong"),
+        "--profile",
+        "minilm",
+        "--users",
+        "1",
+        "--duration",
+        "2",
+        "--out",
+        str(tmp_path),
+    )
     assert proc.returncode == 1, proc.stderr + proc.stdout
     assert "FAIL error rate 100.00%" in proc.stdout
     summary = json.loads((tmp_path / "summary.json").read_text())

@@ -17,14 +17,17 @@ def test_order_of_input_does_not_matter():
     assert percentiles(shuffled) == percentiles(values)
 
 
-@pytest.mark.parametrize(("values", "p", "expected"), [
-    ([7.5], 50, 7.5),
-    ([7.5], 99, 7.5),
-    ([1, 2, 3, 4], 50, 2),  # ceil(0.5 * 4) = 2nd value
-    ([1, 2, 3, 4], 51, 3),
-    ([10, 20, 30], 99, 30),
-    ([3, 1, 2], 100, 3),
-])
+@pytest.mark.parametrize(
+    ("values", "p", "expected"),
+    [
+        ([7.5], 50, 7.5),
+        ([7.5], 99, 7.5),
+        ([1, 2, 3, 4], 50, 2),  # ceil(0.5 * 4) = 2nd value
+        ([1, 2, 3, 4], 51, 3),
+        ([10, 20, 30], 99, 30),
+        ([3, 1, 2], 100, 3),
+    ],
+)
 def test_nearest_rank_known_values(values, p, expected):
     assert nearest_rank(sorted(values), p) == expected
 
@@ -57,6 +60,8 @@ def test_labels():
     assert label(99.9) == "p99.9"
 
 
-@pytest.mark.parametrize(("ms", "bucket"), [(12.4, 12), (99.4, 99), (147, 150), (104.9, 100), (3432, 3400), (58760, 59000)])
+@pytest.mark.parametrize(
+    ("ms", "bucket"), [(12.4, 12), (99.4, 99), (147, 150), (104.9, 100), (3432, 3400), (58760, 59000)]
+)
 def test_locust_bucket_matches_locust_rounding(ms, bucket):
     assert locust_bucket(ms) == bucket

@@ -9,17 +9,31 @@ import sys
 
 import pytest
 
+from loadtest.local_server import free_port
 from loadtest.percentiles import locust_bucket, percentiles
 from loadtest.records import read_csv
-from loadtest.server import free_port
 
 pytestmark = pytest.mark.slow
 
 
 def test_summary_matches_raw_timings(model_server, tmp_path, loadtest):
     out = tmp_path / "run"
-    proc = loadtest("run", "--host", model_server.url, "--profile", "mixed", "--users", "4", "--duration", "5",
-                    "--out", str(out), "--text-length", "medium", "--no-slo")
+    proc = loadtest(
+        "run",
+        "--host",
+        model_server.url,
+        "--profile",
+        "mixed",
+        "--users",
+        "4",
+        "--duration",
+        "5",
+        "--out",
+        str(out),
+        "--text-length",
+        "medium",
+        "--no-slo",
+    )
     # No SLO here: latency on a shared machine is not this test's business (the gate has its own tests).
     assert proc.returncode == 0, proc.stderr + proc.stdout
     summary = json.loads((out / "summary.json").read_text())
@@ -27,9 +41,11 @@ def test_summary_matches_raw_timings(model_server, tmp_path, loadtest):
 
     assert summary["total"]["requests"] == len(timings) > 20
     assert summary["total"]["failures"] == 0, summary["total"]["errors"]
-    assert summary["total"]["latency_ms"] | {} == {**percentiles(r.latency_ms for r in timings),
-                                                   "min": min(r.latency_ms for r in timings),
-                                                   "mean": sum(r.latency_ms for r in timings) / len(timings)}
+    assert summary["total"]["latency_ms"] | {} == {
+        **percentiles(r.latency_ms for r in timings),
+        "min": min(r.latency_ms for r in timings),
+        "mean": sum(r.latency_ms for r in timings) / len(timings),
+    }
     window = max(r.end for r in timings) - min(r.start for r in timings)
     assert summary["window_s"] == pytest.approx(window)
     assert summary["total"]["rps"] == pytest.approx(len(timings) / window)
@@ -58,8 +74,23 @@ def test_summary_matches_raw_timings(model_server, tmp_path, loadtest):
 def test_slo_gate_names_the_failed_objective(model_server, tmp_path, loadtest):
     slo = tmp_path / "strict.yaml"
     slo.write_text("latency_ms: {p95: 0.001}\nmax_error_rate: 0\nmin_rps: 1000000\n")
-    proc = loadtest("run", "--host", model_server.url, "--profile", "digits", "--users", "2", "--duration", "2",
-                    "--out", str(tmp_path / "run"), "--slo", str(slo), "--trials", "2")
+    proc = loadtest(
+        "run",
+        "--host",
+        model_server.url,
+        "--profile",
+        "digits",
+        "--users",
+        "2",
+        "--duration",
+        "2",
+        "--out",
+        str(tmp_path / "run"),
+        "--slo",
+        str(slo),
+        "--trials",
+        "2",
+    )
     assert proc.returncode == 1, proc.stderr + proc.stdout
     assert "FAIL p95 latency" in proc.stdout and "> 0.001 ms limit (over by" in proc.stdout
     assert "FAIL throughput" in proc.stdout and "short by" in proc.stdout
@@ -72,8 +103,24 @@ def test_step_shape_with_replica_series(model_server, tmp_path, loadtest):
     series = tmp_path / "replicas.csv"
     series.write_text("time,replicas\n0,1\n2,2\n")
     out = tmp_path / "run"
-    proc = loadtest("run", "--host", model_server.url, "--profile", "digits", "--shape", "step", "--users", "4",
-                    "--duration", "4", "--out", str(out), "--replicas", str(series), "--no-slo")
+    proc = loadtest(
+        "run",
+        "--host",
+        model_server.url,
+        "--profile",
+        "digits",
+        "--shape",
+        "step",
+        "--users",
+        "4",
+        "--duration",
+        "4",
+        "--out",
+        str(out),
+        "--replicas",
+        str(series),
+        "--no-slo",
+    )
     assert proc.returncode == 0, proc.stderr
     assert (out / "replicas.png").read_bytes().startswith(b"\x89PNG")
     assert json.loads((out / "summary.json").read_text())["shape"] == "step"
@@ -93,8 +140,9 @@ def test_dead_target(tmp_path, loadtest):
 
 
 def test_wrong_model_name(model_server, tmp_path, loadtest):
-    proc = loadtest("run", "--host", model_server.url, "--model", "no-such-model", "--duration", "2",
-                    "--out", str(tmp_path))
+    proc = loadtest(
+        "run", "--host", model_server.url, "--model", "no-such-model", "--duration", "2", "--out", str(tmp_path)
+    )
     assert "model 'no-such-model' not found" in _one_line_error(proc)
 
 
@@ -111,6 +159,8 @@ def test_unknown_profile(model_server, tmp_path, loadtest):
 def test_pure_modules_do_not_import_gevent():
     # Locust monkey-patches the whole process on import; the pure modules (used by pytest and the
     # grader) must not pull it in.
-    code = ("import sys, loadtest.summary, loadtest.slo, loadtest.capacity, loadtest.plots, loadtest.server, "
-            "loadtest.schedules, loadtest.validation, loadtest.preflight, loadtest.tradeoffs; assert 'gevent' not in sys.modules")
+    code = (
+        "import sys, loadtest.summary, loadtest.slo, loadtest.capacity, loadtest.plots, loadtest.local_server, "
+        "loadtest.schedules, loadtest.validation, loadtest.preflight, loadtest.studies.tradeoffs; assert 'gevent' not in sys.modules"
+    )
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0

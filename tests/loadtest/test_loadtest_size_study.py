@@ -10,7 +10,7 @@ import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from loadtest import size_study
+from loadtest.studies import size_study
 
 
 def tiny_model() -> onnx.ModelProto:
@@ -19,10 +19,19 @@ def tiny_model() -> onnx.ModelProto:
     w1 = numpy_helper.from_array(rng.normal(size=(64, 128)).astype(np.float32), "W1")
     w2 = numpy_helper.from_array(rng.normal(size=(128, 10)).astype(np.float32), "W2")
     b = numpy_helper.from_array(rng.normal(size=(128,)).astype(np.float32), "b")
-    nodes = [helper.make_node("MatMul", ["input", "W1"], ["h"]), helper.make_node("Add", ["h", "b"], ["hb"]),
-             helper.make_node("Relu", ["hb"], ["r"]), helper.make_node("MatMul", ["r", "W2"], ["output"])]
-    graph = helper.make_graph(nodes, "tiny", [helper.make_tensor_value_info("input", TensorProto.FLOAT, [None, 64])],
-                              [helper.make_tensor_value_info("output", TensorProto.FLOAT, [None, 10])], [w1, w2, b])
+    nodes = [
+        helper.make_node("MatMul", ["input", "W1"], ["h"]),
+        helper.make_node("Add", ["h", "b"], ["hb"]),
+        helper.make_node("Relu", ["hb"], ["r"]),
+        helper.make_node("MatMul", ["r", "W2"], ["output"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "tiny",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, [None, 64])],
+        [helper.make_tensor_value_info("output", TensorProto.FLOAT, [None, 10])],
+        [w1, w2, b],
+    )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     onnx.checker.check_model(model)
     return model
@@ -42,7 +51,7 @@ def test_prune_zeroes_the_smallest_weights_only(fraction):
         assert (p == 0).sum() == round(fraction * w.size)
         kept = p != 0
         np.testing.assert_array_equal(p[kept], w[kept])  # survivors unchanged
-        if 0 < fraction:
+        if fraction > 0:
             assert np.abs(w[~kept]).max() <= np.abs(w[kept]).min()  # the smallest magnitudes went
     np.testing.assert_array_equal(after["b"], before["b"])  # the bias is not a weight matrix
     assert arrays(model)["W1"].all()  # the input model is not modified
@@ -57,7 +66,8 @@ def test_pruning_shrinks_gzip_not_the_raw_file_and_still_runs():
     assert size_study.gzip_size(data) < 0.5 * size_study.gzip_size(raw)
     assert size_study.zero_count(pruned) == (round(0.9 * 64 * 128) + round(0.9 * 128 * 10), 64 * 128 + 128 * 10)
     (out,) = ort.InferenceSession(data, providers=["CPUExecutionProvider"]).run(
-        None, {"input": np.ones((2, 64), np.float32)})
+        None, {"input": np.ones((2, 64), np.float32)}
+    )
     assert out.shape == (2, 10) and np.isfinite(out).all()
 
 
@@ -80,7 +90,11 @@ def test_quick_size_study_writes_csv_and_markdown(tmp_path):
     assert by["width-128"]["size_bytes"] > by["width-32"]["size_bytes"]
     # pruning: the same raw size, a smaller gzip; int8: a smaller raw file with about the same accuracy
     assert by["width-128-pruned-90"]["size_bytes"] == by["width-128"]["size_bytes"]
-    assert by["width-128-pruned-90"]["gzip_bytes"] < by["width-128-pruned-50"]["gzip_bytes"] < by["width-128"]["gzip_bytes"]
+    assert (
+        by["width-128-pruned-90"]["gzip_bytes"]
+        < by["width-128-pruned-50"]["gzip_bytes"]
+        < by["width-128"]["gzip_bytes"]
+    )
     assert by["width-128-int8"]["size_bytes"] < by["width-128"]["size_bytes"] / 2
     assert abs(by["width-128-int8"]["accuracy"] - by["width-128"]["accuracy"]) <= 0.02
     for r in rows:

@@ -6,8 +6,14 @@ from loadtest.slo import Slo, evaluate, median_metrics, metrics
 
 
 def summary(p95=100.0, p99=200.0, error_rate=0.0, rps=50.0):
-    return {"total": {"latency_ms": {"p50": 10.0, "p90": 50.0, "p95": p95, "p99": p99, "max": 300.0},
-                      "error_rate": error_rate, "rps": rps / (1 - error_rate), "ok_rps": rps}}
+    return {
+        "total": {
+            "latency_ms": {"p50": 10.0, "p90": 50.0, "p95": p95, "p99": p99, "max": 300.0},
+            "error_rate": error_rate,
+            "rps": rps / (1 - error_rate),
+            "ok_rps": rps,
+        }
+    }
 
 
 SLO = Slo.from_dict({"latency_ms": {"p95": 250, "p99": 500}, "max_error_rate": 0.01, "min_rps": 5})

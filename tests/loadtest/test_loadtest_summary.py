@@ -7,13 +7,22 @@ from loadtest.records import Record, read_csv, write_csv
 
 
 def rec(start, ms, name="digits v2 infer", model="digits", error=""):
-    return Record(start=start, name=name, method="POST", model=model, status=200 if not error else 503,
-                  latency_ms=ms, length=100, error=error)
+    return Record(
+        start=start,
+        name=name,
+        method="POST",
+        model=model,
+        status=200 if not error else 503,
+        latency_ms=ms,
+        length=100,
+        error=error,
+    )
 
 
 RECORDS = [rec(1000.0 + i * 0.1, 10.0 + i) for i in range(100)] + [
     rec(1000.05 + i * 0.5, 50.0, name="minilm v2 infer", model="minilm", error="HTTP 503" if i < 2 else "")
-    for i in range(20)]
+    for i in range(20)
+]
 
 
 def test_summary_totals_rps_errors_and_percentiles():
@@ -44,7 +53,6 @@ def test_timings_round_trip(tmp_path):
 def test_plots_are_written(tmp_path):
     series = tmp_path / "replicas.csv"
     series.write_text("time,replicas\n0,1\n5,2\n9,3\n")
-    written = plots.timeline(RECORDS, tmp_path, users=[(0, 1), (5, 4)],
-                             replicas=plots.read_series(series, 1000.0))
+    written = plots.timeline(RECORDS, tmp_path, users=[(0, 1), (5, 4)], replicas=plots.read_series(series, 1000.0))
     assert [p.name for p in written] == ["latency.png", "throughput.png", "replicas.png"]
     assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in written)

@@ -6,7 +6,7 @@ import csv
 
 import pytest
 
-from loadtest.tradeoffs import COLUMNS, MATRIX, QUICK, dominated
+from loadtest.studies.tradeoffs import COLUMNS, MATRIX, QUICK, dominated
 
 
 def row(config, p95, quality, cost, metric="accuracy"):
@@ -14,8 +14,13 @@ def row(config, p95, quality, cost, metric="accuracy"):
 
 
 def test_dominated_needs_no_worse_on_every_axis():
-    rows = [row("fast", 10, 0.97, 0.1), row("accurate", 30, 0.99, 0.1), row("worse", 35, 0.97, 0.2),
-            row("missed-slo", 9, 0.97, ""), row("other-family", 50, 0.5, 1.0, metric="margin")]
+    rows = [
+        row("fast", 10, 0.97, 0.1),
+        row("accurate", 30, 0.99, 0.1),
+        row("worse", 35, 0.97, 0.2),
+        row("missed-slo", 9, 0.97, ""),
+        row("other-family", 50, 0.5, 1.0, metric="margin"),
+    ]
     assert dominated(rows) == {"worse"}
 
 
@@ -26,14 +31,21 @@ def test_identical_configurations_do_not_dominate_each_other():
 def test_matrix_covers_the_study():
     ids = {c.id for c in MATRIX}
     assert set(QUICK) <= ids
-    flags = {flag: {c.overrides.get(flag) for c in MATRIX} for flag in
-             ("--max-batch-size", "--intra-op-threads", "--graph-optimization", "--text-padding")}
+    flags = {
+        flag: {c.overrides.get(flag) for c in MATRIX}
+        for flag in ("--max-batch-size", "--intra-op-threads", "--graph-optimization", "--text-padding")
+    }
     assert {"1", None} <= flags["--max-batch-size"]
     assert {"2", None} <= flags["--intra-op-threads"]
     assert {"disable", "basic", "extended", None} <= flags["--graph-optimization"]
     assert {"max", None} <= flags["--text-padding"]
-    assert {(c.model, c.version) for c in MATRIX} >= {("digits", "1"), ("digits", "2"), ("digits-large", "1"),
-                                                      ("digits-large", "2"), ("minilm", "1")}
+    assert {(c.model, c.version) for c in MATRIX} >= {
+        ("digits", "1"),
+        ("digits", "2"),
+        ("digits-large", "1"),
+        ("digits-large", "2"),
+        ("minilm", "1"),
+    }
 
 
 @pytest.mark.slow

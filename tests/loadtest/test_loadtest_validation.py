@@ -13,15 +13,22 @@ def digits_answer(rows=2):
         probs[i * 10 + i] = 0.9
         probs[i * 10 + 9 - i if 9 - i != i else i * 10] += 0.1
         labels.append(i)
-    return {"model_name": "digits", "model_version": "2", "outputs": [
-        {"name": "label", "datatype": "INT64", "shape": [rows], "data": labels},
-        {"name": "probabilities", "datatype": "FP32", "shape": [rows, 10], "data": probs}]}
+    return {
+        "model_name": "digits",
+        "model_version": "2",
+        "outputs": [
+            {"name": "label", "datatype": "INT64", "shape": [rows], "data": labels},
+            {"name": "probabilities", "datatype": "FP32", "shape": [rows, 10], "data": probs},
+        ],
+    }
 
 
 def embedding_answer(rows=2, scale=1.0):
     row = [scale / math.sqrt(384)] * 384
-    return {"model_name": "minilm", "outputs": [
-        {"name": "embedding", "datatype": "FP32", "shape": [rows, 384], "data": row * rows}]}
+    return {
+        "model_name": "minilm",
+        "outputs": [{"name": "embedding", "datatype": "FP32", "shape": [rows, 384], "data": row * rows}],
+    }
 
 
 def test_good_answers_pass():
@@ -90,8 +97,17 @@ def test_records_from_locust_request_event():
         status_code = 503
 
     from loadtest.records import from_event
-    r = from_event(request_type="POST", name="digits v2 infer", response_time=12.5, response_length=40,
-                   exception=RuntimeError("503 Server Error"), context={"model": "digits"}, response=Response(),
-                   start_time=1700000000.0, url="http://127.0.0.1:1/v2/models/digits/infer")
+
+    r = from_event(
+        request_type="POST",
+        name="digits v2 infer",
+        response_time=12.5,
+        response_length=40,
+        exception=RuntimeError("503 Server Error"),
+        context={"model": "digits"},
+        response=Response(),
+        start_time=1700000000.0,
+        url="http://127.0.0.1:1/v2/models/digits/infer",
+    )
     assert (r.model, r.status, r.latency_ms, r.error, r.ok) == ("digits", 503, 12.5, "HTTP 503", False)
     assert r.end == 1700000000.0125

@@ -31,4 +31,3 @@ def client(models_dir: Path) -> Iterator[TestClient]:
 def digits_rows() -> tuple[np.ndarray, np.ndarray]:
     x, y = load_digits(return_X_y=True)
     return x.astype(np.float32), y
-

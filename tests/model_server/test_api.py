@@ -52,8 +52,10 @@ def test_digits_infer_matches_labels(client, digits_rows, path):
 
 def test_nested_data_and_requested_outputs(client, digits_rows):
     x, _ = digits_rows
-    body = {"inputs": [{"name": "input", "shape": [2, 64], "datatype": "FP32", "data": x[:2].tolist()}],
-            "outputs": [{"name": "label"}]}
+    body = {
+        "inputs": [{"name": "input", "shape": [2, 64], "datatype": "FP32", "data": x[:2].tolist()}],
+        "outputs": [{"name": "label"}],
+    }
     out = client.post("/v2/models/digits/infer", json=body).json()
     assert [o["name"] for o in out["outputs"]] == ["label"]
 
@@ -86,9 +88,15 @@ def test_v1_predict(client, digits_rows):
 def test_metrics_endpoint_counts_requests(client):
     client.post("/v2/models/digits/infer", json=digits_v2_body([DIGIT_ROW]))
     text = client.get("/metrics").text
-    for name in ("model_server_requests_total", "model_server_request_duration_seconds_bucket",
-                 "model_server_queue_duration_seconds_bucket", "model_server_inference_duration_seconds_bucket",
-                 "model_server_batch_size_bucket", "model_server_requests_in_flight", "model_server_model_ready"):
+    for name in (
+        "model_server_requests_total",
+        "model_server_request_duration_seconds_bucket",
+        "model_server_queue_duration_seconds_bucket",
+        "model_server_inference_duration_seconds_bucket",
+        "model_server_batch_size_bucket",
+        "model_server_requests_in_flight",
+        "model_server_model_ready",
+    ):
         assert name in text
     assert 'model_server_requests_total{code="200",model="digits",version="2"}' in text
     assert 'model_server_model_ready{model="minilm",version="1"} 1.0' in text
@@ -130,7 +138,9 @@ def test_bad_digits_input(client, body, status, fragment):
 
 def test_nan_and_infinity_rejected(client):
     for bad in ("NaN", "Infinity"):
-        raw = '{"inputs":[{"name":"input","shape":[1,64],"datatype":"FP32","data":[%s]}]}' % ",".join(["0"] * 63 + [bad])
+        raw = '{"inputs":[{"name":"input","shape":[1,64],"datatype":"FP32","data":[%s]}]}' % ",".join(
+            ["0"] * 63 + [bad]
+        )
         response = client.post("/v2/models/digits/infer", content=raw, headers={"content-type": "application/json"})
         assert response.status_code == 400 and "NaN or infinity" in response.json()["error"]
 
@@ -176,7 +186,9 @@ def test_chunked_body_over_limit_is_413(client):
 def test_non_json_body(client):
     response = client.post("/v2/models/digits/infer", content=b"not json", headers={"content-type": "application/json"})
     assert response.status_code == 400 and response.json() == {"error": "request body is not valid JSON"}
-    response = client.post("/v2/models/digits/infer", content=b"a=1", headers={"content-type": "application/x-www-form-urlencoded"})
+    response = client.post(
+        "/v2/models/digits/infer", content=b"a=1", headers={"content-type": "application/x-www-form-urlencoded"}
+    )
     assert response.status_code == 415 and "application/json" in response.json()["error"]
 
 
@@ -186,8 +198,10 @@ def test_json_without_content_type_is_accepted(client):
 
 
 def test_errors_are_never_500(client):
-    codes = {client.post("/v2/models/digits/infer", content=body, headers={"content-type": "application/json"}).status_code
-             for body in (b"", b"[]", b"null", b'{"inputs": null}', b'{"inputs": [{"name": 1}]}', b"\xff\xfe")}
+    codes = {
+        client.post("/v2/models/digits/infer", content=body, headers={"content-type": "application/json"}).status_code
+        for body in (b"", b"[]", b"null", b'{"inputs": null}', b'{"inputs": [{"name": 1}]}', b"\xff\xfe")
+    }
     assert codes and all(400 <= code < 500 for code in codes), codes
 
 

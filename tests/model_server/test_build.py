@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from model_server.build import digits, minilm
+from model_server.builders import digits, minilm
 
 DIGITS = list(digits.VARIANTS)
 

@@ -51,8 +51,9 @@ def test_concurrent_requests_are_merged_into_batches(start_server):
 
 
 def test_overload_answers_503_fast_and_never_hangs(start_server):
-    server = start_server("--models", "digits-large", "--max-batch-size", "1", "--max-queue-size", "2",
-                          "--intra-op-threads", "1")
+    server = start_server(
+        "--models", "digits-large", "--max-batch-size", "1", "--max-queue-size", "2", "--intra-op-threads", "1"
+    )
     body = digits_v2_body([ROW] * 256)  # ~0.1 s of fp32 work each, so a queue of 2 overflows
     started = time.monotonic()
     responses = post_many(f"{server.url}/v2/models/digits-large/versions/1/infer", body, 24, timeout=30)
@@ -63,12 +64,24 @@ def test_overload_answers_503_fast_and_never_hangs(start_server):
     refused = next(r for r in responses if r.status_code == 503)
     assert refused.headers["Retry-After"] == "1" and "overloaded" in refused.json()["error"]
     assert elapsed < 30
-    assert metric(server.url, "model_server_requests_total", model="digits-large", version="1", code="503") == codes.count(503)
+    assert metric(
+        server.url, "model_server_requests_total", model="digits-large", version="1", code="503"
+    ) == codes.count(503)
 
 
 def test_sigterm_drains_without_losing_requests(start_server):
-    server = start_server("--models", "digits-large", "--max-batch-size", "1", "--drain-seconds", "1",
-                          "--intra-op-threads", "1", "--max-queue-size", "64")
+    server = start_server(
+        "--models",
+        "digits-large",
+        "--max-batch-size",
+        "1",
+        "--drain-seconds",
+        "1",
+        "--intra-op-threads",
+        "1",
+        "--max-queue-size",
+        "64",
+    )
     body = digits_v2_body([ROW] * 128)
     url = f"{server.url}/v2/models/digits-large/versions/1/infer"
     results: list[httpx.Response] = []

@@ -4,7 +4,7 @@ One request, one `session.run`: FastAPI runs each sync request in its thread poo
 directly, with no queue and no batching. Validation, tokenization and pooling are the model server's own,
 so the benchmark compares only the serving strategy.
 
-    python -m loadtest.naive_server --model-repository models --model minilm --port 8001
+    python -m loadtest.studies.naive_server --model-repository models --model minilm --port 8001
 """
 
 import argparse
@@ -43,8 +43,11 @@ def create_app(model_repository, model_name: str, threads: int) -> FastAPI:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m loadtest.naive_server", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m loadtest.studies.naive_server",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--model-repository", default="models")
     parser.add_argument("--model", required=True, help="model name; its highest version is served")
     parser.add_argument("--host", default="127.0.0.1")

@@ -1,7 +1,7 @@
 """Model size and pruning: hidden width as a hyperparameter, and magnitude pruning of the widest model.
 
 Digits MLPs with 3 hidden layers of growing width are trained with the same seeded split, seed and
-fixed iteration budget as `make models` (model_server.build.digits). The widest one is then pruned:
+fixed iteration budget as `make models` (model_server.builders.digits). The widest one is then pruned:
 the smallest-magnitude X% of each MatMul weight matrix is set to zero. Zeros are still stored as
 4-byte floats and still multiplied by dense kernels, so pruning shrinks the gzip-compressed file but
 neither the raw file nor the latency. int8 dynamic quantization of the widest model is shown for
@@ -26,9 +26,9 @@ from onnxruntime.quantization import QuantType, quantize_dynamic
 from rich.table import Table
 
 from loadtest import report
+from loadtest.local_server import pinned
 from loadtest.percentiles import nearest_rank
-from loadtest.server import pinned
-from model_server.build import digits
+from model_server.builders import digits
 
 LAYERS, MAX_ITER = 3, 20  # digits-large is 3 x 2048 with 20 iterations: the widest row is that model
 WIDTHS, QUICK_WIDTHS = (64, 256, 1024, 2048), (32, 128)
@@ -36,8 +36,18 @@ PRUNE_PCT = (50, 90)
 WARMUP, RUNS, ROUNDS = 50, 100, 3  # per model; rounds interleave the models so a noise burst hits all of them
 WEIGHT_OPS = {"MatMul", "Gemm", "MatMulInteger", "DynamicQuantizeMatMul"}  # input 1 is the weight matrix
 HEADERS = ["config", "hidden", "weights", "zero %", "accuracy", "MB", "gzip MB", "gzip/raw", "p50 ms", "p95 ms"]
-COLUMNS = ["config", "hidden", "weights", "zero_pct", "accuracy", "size_bytes", "gzip_bytes", "gzip_ratio",
-           "p50_ms", "p95_ms"]
+COLUMNS = [
+    "config",
+    "hidden",
+    "weights",
+    "zero_pct",
+    "accuracy",
+    "size_bytes",
+    "gzip_bytes",
+    "gzip_ratio",
+    "p50_ms",
+    "p95_ms",
+]
 
 
 def weight_names(model: onnx.ModelProto) -> set[str]:
@@ -64,7 +74,7 @@ def prune(model: onnx.ModelProto, fraction: float) -> onnx.ModelProto:
         if init.name in names:
             w = numpy_helper.to_array(init).copy()
             flat = w.reshape(-1)
-            flat[np.argsort(np.abs(flat), kind="stable")[:round(fraction * flat.size)]] = 0
+            flat[np.argsort(np.abs(flat), kind="stable")[: round(fraction * flat.size)]] = 0
             init.CopyFrom(numpy_helper.from_array(w, init.name))
     return pruned
 
@@ -78,7 +88,7 @@ def latencies_ms(paths: dict[str, Path], x: np.ndarray) -> dict[str, list[float]
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = opts.inter_op_num_threads = 1
     sessions = {cid: ort.InferenceSession(str(p), opts, providers=["CPUExecutionProvider"]) for cid, p in paths.items()}
-    feeds = [{"input": x[i:i + 1]} for i in range(len(x))]
+    feeds = [{"input": x[i : i + 1]} for i in range(len(x))]
     for s in sessions.values():
         for i in range(WARMUP):
             s.run(None, feeds[i % len(feeds)])
@@ -93,15 +103,31 @@ def latencies_ms(paths: dict[str, Path], x: np.ndarray) -> dict[str, list[float]
 
 
 def _md(rows: list[dict], notes: list[str]) -> str:
-    lines = ["# Model size and pruning", "", *(f"- {n}" for n in notes), "",
-             "| " + " | ".join(HEADERS) + " |", "|" + "---|" * len(HEADERS)]
+    lines = [
+        "# Model size and pruning",
+        "",
+        *(f"- {n}" for n in notes),
+        "",
+        "| " + " | ".join(HEADERS) + " |",
+        "|" + "---|" * len(HEADERS),
+    ]
     lines += ["| " + " | ".join(str(v) for v in _shown(r)) + " |" for r in rows]
     return "\n".join(lines) + "\n"
 
 
 def _shown(r: dict) -> list:
-    return [r["config"], r["hidden"], r["weights"], r["zero_pct"], r["accuracy"], round(r["size_bytes"] / 1e6, 3),
-            round(r["gzip_bytes"] / 1e6, 3), r["gzip_ratio"], r["p50_ms"], r["p95_ms"]]
+    return [
+        r["config"],
+        r["hidden"],
+        r["weights"],
+        r["zero_pct"],
+        r["accuracy"],
+        round(r["size_bytes"] / 1e6, 3),
+        round(r["gzip_bytes"] / 1e6, 3),
+        r["gzip_ratio"],
+        r["p50_ms"],
+        r["p95_ms"],
+    ]
 
 
 def run(out: Path, quick: bool) -> list[dict]:
@@ -114,8 +140,10 @@ def run(out: Path, quick: bool) -> list[dict]:
     with tempfile.TemporaryDirectory(prefix="size-study-") as tmp:
         models, hidden = {}, {}
         for w in widths:
-            report.console.print(f"training {LAYERS} x {w}, {MAX_ITER} iterations "
-                                 f"({time.monotonic() - started:.0f} s elapsed)", highlight=False)
+            report.console.print(
+                f"training {LAYERS} x {w}, {MAX_ITER} iterations ({time.monotonic() - started:.0f} s elapsed)",
+                highlight=False,
+            )
             models[f"width-{w}"], hidden[f"width-{w}"] = digits.train((w,) * LAYERS, MAX_ITER), w
         for pct in PRUNE_PCT:
             cid = f"width-{widest}-pruned-{pct}"
@@ -136,12 +164,20 @@ def run(out: Path, quick: bool) -> list[dict]:
             data = path.read_bytes()
             zeros, total = zero_count(onnx.load_from_string(data))
             ordered, gz = sorted(times[cid]), gzip_size(data)
-            rows.append({
-                "config": cid, "hidden": f"{LAYERS}x{hidden[cid]}", "weights": total,
-                "zero_pct": round(100 * zeros / total, 1),
-                "accuracy": round(digits.onnx_accuracy(path, x_test, y_test), 4),
-                "size_bytes": len(data), "gzip_bytes": gz, "gzip_ratio": round(gz / len(data), 3),
-                "p50_ms": round(nearest_rank(ordered, 50), 4), "p95_ms": round(nearest_rank(ordered, 95), 4)})
+            rows.append(
+                {
+                    "config": cid,
+                    "hidden": f"{LAYERS}x{hidden[cid]}",
+                    "weights": total,
+                    "zero_pct": round(100 * zeros / total, 1),
+                    "accuracy": round(digits.onnx_accuracy(path, x_test, y_test), 4),
+                    "size_bytes": len(data),
+                    "gzip_bytes": gz,
+                    "gzip_ratio": round(gz / len(data), 3),
+                    "p50_ms": round(nearest_rank(ordered, 50), 4),
+                    "p95_ms": round(nearest_rank(ordered, 95), 4),
+                }
+            )
     notes = [
         f"digits MLPs, {LAYERS} hidden layers, MLPClassifier(max_iter={MAX_ITER}, random_state={digits.SEED}), "
         f"accuracy on the {len(y_test)} held-out rows of `make models`' split.",

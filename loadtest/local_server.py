@@ -48,9 +48,16 @@ class LocalServer:
     `cpus` ("0" or "0,1") pins the server with taskset, so a load generator on other cores does not
     steal its CPU time while measuring."""
 
-    def __init__(self, model_repository: Path, args: list[str] | None = None, cpus: str | None = None,
-                 log_path: Path | None = None, ready_timeout: float = 120.0, module: str = "model_server") -> None:
-        self.module = module  # loadtest.naive_server for the benchmark's baseline
+    def __init__(
+        self,
+        model_repository: Path,
+        args: list[str] | None = None,
+        cpus: str | None = None,
+        log_path: Path | None = None,
+        ready_timeout: float = 120.0,
+        module: str = "model_server",
+    ) -> None:
+        self.module = module  # loadtest.studies.naive_server for the benchmark's baseline
         self.model_repository = model_repository
         self.args = args or []
         self.cpus = cpus if cpus and shutil.which("taskset") else None
@@ -64,8 +71,18 @@ class LocalServer:
         return f"http://{LOOPBACK}:{self.port}"
 
     def command(self) -> list[str]:
-        cmd = [sys.executable, "-m", self.module, "--host", LOOPBACK, "--port", str(self.port),
-               "--model-repository", str(self.model_repository), *self.args]
+        cmd = [
+            sys.executable,
+            "-m",
+            self.module,
+            "--host",
+            LOOPBACK,
+            "--port",
+            str(self.port),
+            "--model-repository",
+            str(self.model_repository),
+            *self.args,
+        ]
         return ["taskset", "-c", self.cpus, *cmd] if self.cpus else cmd
 
     def start(self) -> LocalServer:
@@ -73,8 +90,9 @@ class LocalServer:
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("wb") if self.log_path else subprocess.DEVNULL
         try:
-            self.proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT,
-                                         preexec_fn=_die_with_parent)
+            self.proc = subprocess.Popen(
+                self.command(), stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent
+            )
         finally:
             if self.log_path:
                 log.close()

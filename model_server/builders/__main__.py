@@ -1,4 +1,4 @@
-"""`python -m model_server.build --out models`: build the model repository offline and deterministically."""
+"""`python -m model_server.builders --out models`: build the model repository offline and deterministically."""
 
 import argparse
 import logging
@@ -7,14 +7,18 @@ import sys
 import time
 from pathlib import Path
 
-from model_server.build import digits, minilm
+from model_server.builders import digits, minilm
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m model_server.build", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m model_server.builders", description=__doc__)
     parser.add_argument("--out", type=Path, default=Path("models"), help="model repository folder (default: models)")
-    parser.add_argument("--only", choices=["digits", "digits-large", "minilm"], action="append",
-                        help="build only this model (repeatable); default: all")
+    parser.add_argument(
+        "--only",
+        choices=["digits", "digits-large", "minilm"],
+        action="append",
+        help="build only this model (repeatable); default: all",
+    )
     args = parser.parse_args(argv)
     logging.getLogger().setLevel(logging.ERROR)  # quantize_dynamic's pre-processing advice is noise here
     wanted = set(args.only or ["digits", "digits-large", "minilm"])

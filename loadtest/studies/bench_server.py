@@ -3,7 +3,7 @@
 For each model, side by side on the same machine and thread count:
 - raw: in-process `predict` on full batches (tokenization and pooling included): the limit;
 - server, batching on and batching off, under `--users` concurrent closed-loop clients sending one row each;
-- naive: the server people write first (loadtest.naive_server: one request, one session.run).
+- naive: the server people write first (loadtest.studies.naive_server: one request, one session.run).
 The server (or the raw loop) runs on one core and the Locust load generator on the other, so they do not
 steal each other's CPU time. Results go to a JSON file; ratios are printed.
 """
@@ -20,8 +20,8 @@ from rich.console import Console
 from rich.table import Table
 
 from loadtest import payloads
+from loadtest.local_server import LocalServer, pinned
 from loadtest.runner import RunConfig, run
-from loadtest.server import LocalServer, pinned
 from model_server.repository import default_version, scan
 from model_server.runtime import build_model, session_options
 
@@ -57,11 +57,25 @@ def served(repository: Path, out: Path, model: str, module: str, args: list[str]
     """Throughput and latency of one server configuration under a closed-loop load of one row per request."""
     out.mkdir(parents=True, exist_ok=True)
     with LocalServer(repository, args, cpus=str(SERVER_CPU), module=module, log_path=out / "server.log") as server:
-        summary = run(RunConfig(host=server.url, out=out, profile=model, users=users, duration=duration,
-                                text_length="short", v1_weight=0, progress=False))
+        summary = run(
+            RunConfig(
+                host=server.url,
+                out=out,
+                profile=model,
+                users=users,
+                duration=duration,
+                text_length="short",
+                v1_weight=0,
+                progress=False,
+            )
+        )
     total = summary["total"]
-    return {"rps": total["ok_rps"], "failures": total["failures"], "latency_ms": total.get("latency_ms", {}),
-            "load_generator_cpu_saturated": summary.get("load_generator_cpu_saturated")}
+    return {
+        "rps": total["ok_rps"],
+        "failures": total["failures"],
+        "latency_ms": total.get("latency_ms", {}),
+        "load_generator_cpu_saturated": summary.get("load_generator_cpu_saturated"),
+    }
 
 
 def bench_model(repository: Path, out: Path, model: str, users: int, duration: float, batch: int) -> dict:
@@ -71,7 +85,7 @@ def bench_model(repository: Path, out: Path, model: str, users: int, duration: f
     configs = {
         "batching_on": ("model_server", [*common, "--max-batch-size", str(batch)]),
         "batching_off": ("model_server", [*common, "--max-batch-size", "1"]),
-        "naive": ("loadtest.naive_server", ["--model", model, "--threads", str(THREADS)]),
+        "naive": ("loadtest.studies.naive_server", ["--model", model, "--threads", str(THREADS)]),
     }
     result = {"raw_rows_per_s": raw}
     for name, (module, args) in configs.items():
@@ -87,8 +101,11 @@ def bench_model(repository: Path, out: Path, model: str, users: int, duration: f
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m loadtest.bench_server", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m loadtest.studies.bench_server",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--model-repository", type=Path, default=Path("models"))
     parser.add_argument("--out", type=Path, default=Path("results/bench/server.json"))
     parser.add_argument("--models", default="minilm,digits", help="comma-separated (default: minilm,digits)")
@@ -102,10 +119,14 @@ def main(argv: list[str] | None = None) -> int:
     os.sched_setaffinity(0, {LOADGEN_CPU})  # this process is the load generator
     results = {
         "method": "closed-loop Locust clients sending one row each; server and raw loop pinned to CPU "
-                  f"{SERVER_CPU}, load generator to CPU {LOADGEN_CPU}; onnxruntime intra-op threads {THREADS}",
-        "users": args.users, "duration_s": args.duration, "max_batch_size": args.batch,
-        "models": {m: bench_model(args.model_repository, args.out.parent / "server", m, args.users, args.duration, args.batch)
-                   for m in args.models.split(",")},
+        f"{SERVER_CPU}, load generator to CPU {LOADGEN_CPU}; onnxruntime intra-op threads {THREADS}",
+        "users": args.users,
+        "duration_s": args.duration,
+        "max_batch_size": args.batch,
+        "models": {
+            m: bench_model(args.model_repository, args.out.parent / "server", m, args.users, args.duration, args.batch)
+            for m in args.models.split(",")
+        },
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
@@ -114,8 +135,14 @@ def main(argv: list[str] | None = None) -> int:
         table.add_column(column, justify="right")
     for model, r in results["models"].items():
         q = r["ratios"]
-        table.add_row(model, f"{r['raw_rows_per_s']:.0f}", *(f"{r[k]['rps']:.0f}" for k in ("batching_on", "batching_off", "naive")),
-                      f"{q['batching_on_vs_raw']:.0%}", f"{q['batching_on_vs_off']:.2f}x", f"{q['batching_on_vs_naive']:.2f}x")
+        table.add_row(
+            model,
+            f"{r['raw_rows_per_s']:.0f}",
+            *(f"{r[k]['rps']:.0f}" for k in ("batching_on", "batching_off", "naive")),
+            f"{q['batching_on_vs_raw']:.0%}",
+            f"{q['batching_on_vs_off']:.2f}x",
+            f"{q['batching_on_vs_naive']:.2f}x",
+        )
     Console().print(table)
     return 0
 

@@ -23,17 +23,26 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
+from rich.table import Table
 
-from rich.table import Table  # noqa: E402
+from loadtest import capacity, preflight, report
+from loadtest import slo as slo_mod
+from loadtest.local_server import LocalServer
+from model_server.repository import RepositoryError, read_card
 
-from loadtest import capacity, preflight, report  # noqa: E402
-from loadtest import slo as slo_mod  # noqa: E402
-from loadtest.server import LocalServer  # noqa: E402
-from model_server.repository import RepositoryError, read_card  # noqa: E402
-
-BASE_ARGS = ["--max-batch-size", "32", "--intra-op-threads", "1", "--graph-optimization", "all",
-             "--text-padding", "longest", "--drain-seconds", "0"]
+BASE_ARGS = [
+    "--max-batch-size",
+    "32",
+    "--intra-op-threads",
+    "1",
+    "--graph-optimization",
+    "all",
+    "--text-padding",
+    "longest",
+    "--drain-seconds",
+    "0",
+]
 SERVER_CPUS, GENERATOR_CPUS, BOTH_CPUS = "0", "1", "0,1"
 
 
@@ -74,8 +83,13 @@ MATRIX = [
     _d("large-int8", "digits large, int8", "digits-large", "2"),
     _d("large-int8-nobatch", "digits large, int8, batching off", "digits-large", "2", max_batch_size="1"),
     _d("large-int8-2threads", "digits large, int8, 2 intra-op threads", "digits-large", "2", intra_op_threads="2"),
-    _d("large-fp32-graph-disable", "digits large, fp32, graph opt disabled", "digits-large", "1",
-       graph_optimization="disable"),
+    _d(
+        "large-fp32-graph-disable",
+        "digits large, fp32, graph opt disabled",
+        "digits-large",
+        "1",
+        graph_optimization="disable",
+    ),
     _m("minilm-longest", "minilm, pad to longest text"),
     _m("minilm-max128", "minilm, pad every text to 128 tokens", text_padding="max"),
     _m("minilm-nobatch", "minilm, batching off", max_batch_size="1"),
@@ -88,9 +102,26 @@ QUICK = ["digits-fp32", "digits-int8", "large-fp32", "large-int8", "minilm-longe
 DEFAULT_DURATION_S, QUICK_DURATION_S = 15.0, 6.0
 WARMUP_S = 2.0
 
-COLUMNS = ["config", "description", "model", "version", "precision", "quality_metric", "quality", "size_mb",
-           "vcpus", "p50_ms", "p95_ms", "p99_ms", "rps", "error_rate", "slo", "replicas", "usd_per_million",
-           "pareto"]
+COLUMNS = [
+    "config",
+    "description",
+    "model",
+    "version",
+    "precision",
+    "quality_metric",
+    "quality",
+    "size_mb",
+    "vcpus",
+    "p50_ms",
+    "p95_ms",
+    "p99_ms",
+    "rps",
+    "error_rate",
+    "slo",
+    "replicas",
+    "usd_per_million",
+    "pareto",
+]
 
 
 def card(repo: Path, model: str, version: str) -> dict:
@@ -110,6 +141,7 @@ def quality_of(c: dict) -> tuple[str, float]:
 
 def dominated(rows: list[dict]) -> set[str]:
     """Configs beaten by another of the same task: no worse on p95, quality and cost, better on one."""
+
     def key(r):
         cost = r["usd_per_million"] if r["usd_per_million"] != "" else math.inf
         return r["p95_ms"], -r["quality"], cost
@@ -130,17 +162,41 @@ def measure(cfg: Config, repo: Path, out: Path, duration: float, pin: bool) -> d
     """One run of one configuration on a fresh server; returns its summary."""
     from loadtest import runner  # imports Locust, which monkey-patches the process: only when measuring
 
-    server = LocalServer(repo, cfg.server_args(), cpus=(BOTH_CPUS if cfg.vcpus == 2 else SERVER_CPUS) if pin else None,
-                         log_path=out / "server.log")
+    server = LocalServer(
+        repo,
+        cfg.server_args(),
+        cpus=(BOTH_CPUS if cfg.vcpus == 2 else SERVER_CPUS) if pin else None,
+        log_path=out / "server.log",
+    )
     with server:
-        return runner.run(runner.RunConfig(
-            host=server.url, out=out, profile=cfg.profile, users=cfg.users, duration=duration,
-            model=cfg.model, version=cfg.version, text_length=cfg.text_length, v1_weight=0, v2_weight=1,
-            warmup=WARMUP_S, progress=False, meta={"config": cfg.id, "server_args": cfg.server_args()}))
+        return runner.run(
+            runner.RunConfig(
+                host=server.url,
+                out=out,
+                profile=cfg.profile,
+                users=cfg.users,
+                duration=duration,
+                model=cfg.model,
+                version=cfg.version,
+                text_length=cfg.text_length,
+                v1_weight=0,
+                v2_weight=1,
+                warmup=WARMUP_S,
+                progress=False,
+                meta={"config": cfg.id, "server_args": cfg.server_args()},
+            )
+        )
 
 
-def row_for(cfg: Config, repo: Path, summaries: list[dict], objectives: slo_mod.Slo, price: float,
-            target_rps: float, headroom: float) -> dict:
+def row_for(
+    cfg: Config,
+    repo: Path,
+    summaries: list[dict],
+    objectives: slo_mod.Slo,
+    price: float,
+    target_rps: float,
+    headroom: float,
+) -> dict:
     """A table row from the median of the repeats (the same rule as the SLO gate's --trials)."""
     c = card(repo, cfg.model, cfg.version)
     metric, quality = quality_of(c)
@@ -151,15 +207,25 @@ def row_for(cfg: Config, repo: Path, summaries: list[dict], objectives: slo_mod.
     met = bool(checks) and not failed
     rps = m.get("rps", 0.0)
     return {
-        "config": cfg.id, "description": cfg.description, "model": cfg.model, "version": cfg.version,
-        "precision": c.get("precision", ""), "quality_metric": metric, "quality": quality,
-        "size_mb": round(c.get("size_bytes", 0) / 1e6, 2), "vcpus": cfg.vcpus,
-        "p50_ms": round(m.get("p50", math.nan), 2), "p95_ms": round(m.get("p95", math.nan), 2),
-        "p99_ms": round(m.get("p99", math.nan), 2), "rps": round(rps, 1),
+        "config": cfg.id,
+        "description": cfg.description,
+        "model": cfg.model,
+        "version": cfg.version,
+        "precision": c.get("precision", ""),
+        "quality_metric": metric,
+        "quality": quality,
+        "size_mb": round(c.get("size_bytes", 0) / 1e6, 2),
+        "vcpus": cfg.vcpus,
+        "p50_ms": round(m.get("p50", math.nan), 2),
+        "p95_ms": round(m.get("p95", math.nan), 2),
+        "p99_ms": round(m.get("p99", math.nan), 2),
+        "rps": round(rps, 1),
         "error_rate": round(m.get("error_rate", 1.0), 4),
         "slo": "met" if met else "missed: " + ", ".join(failed or ["no requests"]),
         "replicas": capacity.plan(rps, target_rps, headroom).replicas if met else "",
-        "usd_per_million": round(capacity.cost_per_million(rps, cfg.vcpus, price, target_rps, headroom), 4) if met else "",
+        "usd_per_million": round(capacity.cost_per_million(rps, cfg.vcpus, price, target_rps, headroom), 4)
+        if met
+        else "",
         "pareto": "",
     }
 
@@ -171,8 +237,9 @@ def write_table(rows: list[dict], out: Path, notes: list[str]) -> None:
         writer.writerows(rows)
     lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     lines += ["| " + " | ".join(str(r[c]) for c in COLUMNS) + " |" for r in rows]
-    (out / "tradeoffs.md").write_text("# Optimization trade-offs\n\n" + "\n".join(f"- {n}" for n in notes)
-                                      + "\n\n" + "\n".join(lines) + "\n")
+    (out / "tradeoffs.md").write_text(
+        "# Optimization trade-offs\n\n" + "\n".join(f"- {n}" for n in notes) + "\n\n" + "\n".join(lines) + "\n"
+    )
 
 
 def pareto_chart(rows: list[dict], path: Path) -> None:
@@ -185,15 +252,24 @@ def pareto_chart(rows: list[dict], path: Path) -> None:
         family = group[0]["model"].split("-")[0]
         costs = [r["usd_per_million"] for r in group if r["usd_per_million"] != ""]
         missed_y = max(costs, default=1.0) * 1.15
-        for ax, ykey, ylabel in ((axrow[0], "quality", metric), (axrow[1], "usd_per_million", "$ per million requests")):
+        for ax, ykey, ylabel in (
+            (axrow[0], "quality", metric),
+            (axrow[1], "usd_per_million", "$ per million requests"),
+        ):
             for r in group:
                 front = r["pareto"] == "yes"
                 y, style = r[ykey], ("o", "tab:blue") if front else ("x", "tab:gray")
                 if y == "":
                     y, style = missed_y, ("^", "tab:red")
                 ax.scatter(r["p95_ms"], y, marker=style[0], s=60, color=style[1], zorder=3)
-                ax.annotate(r["config"] + (" (missed SLO)" if style[0] == "^" else ""), (r["p95_ms"], y), fontsize=7,
-                            xytext=(4, 4), textcoords="offset points", color="black" if front else "gray")
+                ax.annotate(
+                    r["config"] + (" (missed SLO)" if style[0] == "^" else ""),
+                    (r["p95_ms"], y),
+                    fontsize=7,
+                    xytext=(4, 4),
+                    textcoords="offset points",
+                    color="black" if front else "gray",
+                )
             ax.set(xlabel="p95 latency (ms, exact)", ylabel=ylabel, title=f"{family}: p95 vs {ylabel}")
             ax.grid(alpha=0.3)
         axrow[0].scatter([], [], marker="o", color="tab:blue", label="Pareto-optimal")
@@ -206,8 +282,19 @@ def pareto_chart(rows: list[dict], path: Path) -> None:
     plt.close(fig)
 
 
-def main(repo: Path, out: Path, *, quick: bool, duration: float | None, only: list[str] | None, repeats: int,
-         usd_per_vcpu_hour: float, target_rps: float, headroom: float, slo: slo_mod.Slo) -> int:
+def main(
+    repo: Path,
+    out: Path,
+    *,
+    quick: bool,
+    duration: float | None,
+    only: list[str] | None,
+    repeats: int,
+    usd_per_vcpu_hour: float,
+    target_rps: float,
+    headroom: float,
+    slo: slo_mod.Slo,
+) -> int:
     if not repo.is_dir():
         raise ValueError(f"no model repository at {repo}; run `make models` first")
     by_id = {c.id: c for c in MATRIX}
@@ -228,8 +315,11 @@ def main(repo: Path, out: Path, *, quick: bool, duration: float | None, only: li
     for k in range(1, repeats + 1):
         for n, cid in enumerate(ids, 1):
             cfg = by_id[cid]
-            report.console.print(f"[{n}/{len(ids)}{f' round {k}/{repeats}' if repeats > 1 else ''}] {cid}: "
-                                 f"{cfg.description} ({time.monotonic() - started:.0f} s elapsed)", highlight=False)
+            report.console.print(
+                f"[{n}/{len(ids)}{f' round {k}/{repeats}' if repeats > 1 else ''}] {cid}: "
+                f"{cfg.description} ({time.monotonic() - started:.0f} s elapsed)",
+                highlight=False,
+            )
             try:
                 result = measure(cfg, repo, out / cid / (f"run-{k}" if repeats > 1 else ""), duration, pin)
             except preflight.TargetError as exc:
@@ -237,9 +327,12 @@ def main(repo: Path, out: Path, *, quick: bool, duration: float | None, only: li
                 return 2
             summaries[cid].append(result)
             lat = result["total"].get("latency_ms", {})
-            report.console.print(f"    p50 {lat.get('p50', math.nan):.2f} ms  p95 {lat.get('p95', math.nan):.2f} ms  "
-                                 f"p99 {lat.get('p99', math.nan):.2f} ms  {result['total']['ok_rps']:.1f} rps  "
-                                 f"errors {result['total']['error_rate']:.2%}", highlight=False)
+            report.console.print(
+                f"    p50 {lat.get('p50', math.nan):.2f} ms  p95 {lat.get('p95', math.nan):.2f} ms  "
+                f"p99 {lat.get('p99', math.nan):.2f} ms  {result['total']['ok_rps']:.1f} rps  "
+                f"errors {result['total']['error_rate']:.2%}",
+                highlight=False,
+            )
     rows = [row_for(by_id[cid], repo, summaries[cid], slo, usd_per_vcpu_hour, target_rps, headroom) for cid in ids]
     losers = dominated(rows)
     for r in rows:
@@ -249,7 +342,8 @@ def main(repo: Path, out: Path, *, quick: bool, duration: float | None, only: li
         f"after {WARMUP_S:g} s of discarded warm-up, "
         "v2 infer, one row per request; minilm texts 'short' (5-15 words).",
         "Server pinned to core 0, load generator to core 1 (2-thread configurations use cores 0-1, shared with the generator)."
-        if pin else "Not pinned: fewer than 2 cores available, so generator and server share the CPU.",
+        if pin
+        else "Not pinned: fewer than 2 cores available, so generator and server share the CPU.",
         "Latency: exact nearest-rank percentiles over every request. rps: successful requests per second."
         + (f" Each figure is the median of {repeats} interleaved repeats." if repeats > 1 else ""),
         f"Cost: ${usd_per_vcpu_hour:g} per vCPU-hour, {target_rps:g} rps target, {headroom:.0%} headroom, "
@@ -259,8 +353,18 @@ def main(repo: Path, out: Path, *, quick: bool, duration: float | None, only: li
     write_table(rows, out, notes)
     pareto_chart(rows, out / "pareto.png")
     table = Table(title=f"trade-offs ({time.monotonic() - started:.0f} s)")
-    shown = {"config": "config", "quality": "quality", "size_mb": "MB", "p50_ms": "p50 ms", "p95_ms": "p95 ms",
-             "p99_ms": "p99 ms", "rps": "rps", "usd_per_million": "$/M req", "pareto": "pareto", "slo": "SLO"}
+    shown = {
+        "config": "config",
+        "quality": "quality",
+        "size_mb": "MB",
+        "p50_ms": "p50 ms",
+        "p95_ms": "p95 ms",
+        "p99_ms": "p99 ms",
+        "rps": "rps",
+        "usd_per_million": "$/M req",
+        "pareto": "pareto",
+        "slo": "SLO",
+    }
     for header in shown.values():
         table.add_column(header, no_wrap=header != "SLO")
     for r in rows:

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import onnx
 import onnxruntime as ort
-import sklearn
 import skl2onnx
+import sklearn
 from onnxruntime.quantization import QuantType, quantize_dynamic
 from skl2onnx.common.data_types import FloatTensorType
 from sklearn.datasets import load_digits
@@ -19,7 +19,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.neural_network import MLPClassifier
 
-from model_server.build.cards import write_card
+from model_server.builders.cards import write_card
 
 SEED = 0
 OPSET = 17
@@ -48,7 +48,9 @@ def train(hidden: tuple[int, ...], max_iter: int) -> onnx.ModelProto:
         warnings.simplefilter("ignore", ConvergenceWarning)
         mlp.fit(x_train, y_train)
     return skl2onnx.to_onnx(
-        mlp, initial_types=[("input", FloatTensorType([None, FEATURES]))], target_opset=OPSET,
+        mlp,
+        initial_types=[("input", FloatTensorType([None, FEATURES]))],
+        target_opset=OPSET,
         options={id(mlp): {"zipmap": False}},
     )
 
@@ -85,9 +87,16 @@ def build(out: Path, name: str) -> list[dict]:
         (2, int8_dir, "int8", "onnxruntime.quantization.quantize_dynamic(weight_type=QInt8) of version 1"),
     ):
         accuracy = onnx_accuracy(d / "model.onnx", x_test, y_test)
-        cards.append(write_card(d, {
-            **common, "version": version, "precision": precision,
-            "metrics": {"accuracy": round(accuracy, 4), "held_out_rows": len(y_test)},
-            "provenance": {**provenance, "precision": how},
-        }))
+        cards.append(
+            write_card(
+                d,
+                {
+                    **common,
+                    "version": version,
+                    "precision": precision,
+                    "metrics": {"accuracy": round(accuracy, 4), "held_out_rows": len(y_test)},
+                    "provenance": {**provenance, "precision": how},
+                },
+            )
+        )
     return cards
