@@ -96,14 +96,14 @@ class Batcher:
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
-        name = self.model.name
+        name, version = self.model.name, self.model.version
         while True:
             batch = await self._gather()
             if not batch:
                 continue
             started = time.perf_counter()
             for job in batch:
-                self.metrics.queue_duration.labels(name).observe(started - job.enqueued)
+                self.metrics.queue_duration.labels(name, version).observe(started - job.enqueued)
             merged = {key: np.concatenate([job.inputs[key] for job in batch]) for key in batch[0].inputs}
             try:
                 outputs = await loop.run_in_executor(self.executor, self.model.predict, merged)
@@ -112,8 +112,8 @@ class Batcher:
                     if not job.future.done():
                         job.future.set_exception(exc)
                 continue
-            self.metrics.inference_duration.labels(name).observe(time.perf_counter() - started)
-            self.metrics.batch_size.labels(name).observe(sum(job.rows for job in batch))
+            self.metrics.inference_duration.labels(name, version).observe(time.perf_counter() - started)
+            self.metrics.batch_size.labels(name, version).observe(sum(job.rows for job in batch))
             offset = 0
             for job in batch:
                 if not job.future.done():

@@ -1,6 +1,14 @@
 """Prometheus metrics, recorded at each stage of a request: HTTP, queue, inference, batch."""
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import (
+    GC_COLLECTOR,
+    PLATFORM_COLLECTOR,
+    PROCESS_COLLECTOR,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+)
 
 # Latency buckets from 1 ms to 10 s: covers a digits MLP (sub-ms) up to a queued minilm batch under overload.
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 10.0)
@@ -13,6 +21,9 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
+        # process_resident_memory_bytes, process_cpu_seconds_total, python_gc_*: what autoscaling and capacity labs read.
+        for collector in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
+            r.register(collector)
         self.requests = Counter(
             "model_server_requests",
             "Inference requests by model, version and HTTP status code.",
@@ -29,21 +40,21 @@ class Metrics:
         self.queue_duration = Histogram(
             "model_server_queue_duration_seconds",
             "Time a request waited in the batching queue.",
-            ["model"],
+            ["model", "version"],
             buckets=LATENCY_BUCKETS,
             registry=r,
         )
         self.inference_duration = Histogram(
             "model_server_inference_duration_seconds",
             "onnxruntime time per batch, pre/post-processing included.",
-            ["model"],
+            ["model", "version"],
             buckets=LATENCY_BUCKETS,
             registry=r,
         )
         self.batch_size = Histogram(
             "model_server_batch_size",
             "Rows per onnxruntime run.",
-            ["model"],
+            ["model", "version"],
             buckets=BATCH_BUCKETS,
             registry=r,
         )

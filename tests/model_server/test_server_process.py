@@ -44,8 +44,8 @@ def test_concurrent_requests_are_merged_into_batches(start_server):
     server = start_server("--models", "digits", "--max-batch-size", "32", "--max-queue-delay-ms", "50")
     responses = post_many(f"{server.url}/v2/models/digits/infer", digits_v2_body([ROW]), 16)
     assert [r.status_code for r in responses] == [200] * 16
-    runs = metric(server.url, "model_server_batch_size_count", model="digits")
-    rows = metric(server.url, "model_server_batch_size_sum", model="digits")
+    runs = metric(server.url, "model_server_batch_size_count", model="digits", version="2")
+    rows = metric(server.url, "model_server_batch_size_sum", model="digits", version="2")
     assert rows == 16  # every row went through a batch (warm-up runs bypass the batcher)
     assert runs < 16, f"16 concurrent requests ran in {runs} separate batches: nothing was merged"
 
