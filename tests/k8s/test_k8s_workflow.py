@@ -1,0 +1,35 @@
+"""The GitHub Actions workflow that runs the kind suite: valid against the workflow schema (offline), and it runs
+what it says (make test, the kind suite with REQUIRE_KIND=1) on the Kubernetes version the manifests are
+validated against."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from grader.checks import kubernetes as k8s
+
+ROOT = Path(__file__).resolve().parents[2]
+WORKFLOW = ROOT / ".github" / "workflows" / "labs-e2e.yml"
+
+
+def test_workflow_is_valid_against_the_github_schema() -> None:
+    checker = Path(sys.executable).parent / "check-jsonschema"
+    proc = subprocess.run(
+        [str(checker), "--builtin-schema", "vendor.github-workflows", str(WORKFLOW)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_workflow_runs_the_suites_on_the_pinned_kubernetes() -> None:
+    workflow = yaml.safe_load(WORKFLOW.read_text())
+    steps = [step.get("run", "") for job in workflow["jobs"].values() for step in job["steps"]]
+    assert "make test" in steps
+    kind_step = next(s for job in workflow["jobs"].values() for s in job["steps"] if "tests/kind" in s.get("run", ""))
+    assert kind_step["env"]["REQUIRE_KIND"] == "1"
+    node = workflow["env"]["KIND_NODE_IMAGE"]
+    assert node.split(":v")[1].rsplit(".", 1)[0] == k8s.KUBERNETES_VERSION.rsplit(".", 1)[0]
