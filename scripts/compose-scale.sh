@@ -2,10 +2,13 @@
 # Scaling experiment: the same bounded load through the lb at each replica count, then a table
 # (throughput, p50/p95/p99, errors, speed-up over the first count) and a PNG plot.
 #
+# It runs in a Compose project of its own (COMPOSE_PROJECT + "-scale", on a free loopback port) and
+# removes it at the end (KEEP=1 leaves it up), so a stack started with `make compose-up` is not touched.
+#
 # Usage: scripts/compose-scale.sh [COUNT ...]   (default: 1 2 3)
 # Env: IMAGE, PYTHON, RESULTS, PROFILE (loadtest profile, default minilm), USERS (16), DURATION (20 s),
-#      LOADGEN_CPUS (pin the load generator, e.g. 1), MODEL_SERVER_INTRA_OP_THREADS (1),
-#      KEEP=1 leaves the stack up.
+#      WARMUP (3 s), LOADGEN_CPUS (pin the load generator, e.g. 1), MODEL_SERVER_INTRA_OP_THREADS (1),
+#      KEEP=1 leaves the experiment's stack up.
 set -o errexit -o nounset -o pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=scripts/docker-lib.sh
@@ -13,28 +16,66 @@ source "$here/docker-lib.sh"
 
 counts=("$@")
 ((${#counts[@]})) || counts=(1 2 3)
+for n in "${counts[@]}"; do
+    [[ $n =~ ^[1-9][0-9]*$ ]] || { echo "compose-scale: replica counts are positive integers (got '$n')" >&2; exit 2; }
+done
 python=${PYTHON:-.venv/bin/python}
 out=${RESULTS:-results}/compose-scale
 profile=${PROFILE:-minilm}
 users=${USERS:-16}
 duration=${DURATION:-20}
+warmup=${WARMUP:-3}
+user_project=$COMPOSE_PROJECT
+export COMPOSE_PROJECT="$user_project-scale"
+LB_PORT=$(free_port)
+export LB_PORT
 # One onnxruntime thread per replica: each replica then needs one core, so the curve shows where
 # the cores run out (2 here) instead of every replica fighting over all of them.
 export MODEL_SERVER_INTRA_OP_THREADS=${MODEL_SERVER_INTRA_OP_THREADS:-1}
 pin=()
 [[ -n ${LOADGEN_CPUS:-} ]] && pin=(--cpus "$LOADGEN_CPUS")
 
-cleanup() { [[ -n ${KEEP:-} ]] || "$here/compose.sh" down >/dev/null 2>&1 || true; }
+load_pid=""
+cleanup() {
+    [[ -z $load_pid ]] || kill "$load_pid" 2>/dev/null || true
+    if [[ -z ${KEEP:-} ]]; then
+        echo "compose-scale: removing its stack (project $COMPOSE_PROJECT)"
+        "$here/compose.sh" down >/dev/null 2>&1 || true
+    fi
+}
 trap cleanup EXIT
+note="a stack started with 'make compose-up' (project $user_project) is not touched"
+project_exists && note="$note; its leftover from an earlier KEEP=1 run is replaced"
+echo "compose-scale: replicas ${counts[*]} in its own stack (project $COMPOSE_PROJECT, 127.0.0.1:$LB_PORT), removed at the end (KEEP=1 keeps it); $note"
+project_exists && "$here/compose.sh" down >/dev/null 2>&1
 rm -rf "$out"
 mkdir -p "$out"
+step=0
 for n in "${counts[@]}"; do
-    [[ $n =~ ^[1-9][0-9]*$ ]] || { echo "compose-scale: replica counts are positive integers (got '$n')" >&2; exit 2; }
+    step=$((step + 1))
+    echo "compose-scale: [$step/${#counts[@]}] $n replica(s): starting"
     "$here/compose.sh" up "$n"
-    echo "compose-scale: $n replica(s): $users users, ${duration}s of $profile load (+3 s warm-up)"
+    echo "compose-scale: [$step/${#counts[@]}] $n replica(s): $users users, ${duration}s of $profile load (+${warmup}s warm-up); log: $out/$n.log"
     "$python" -m loadtest run --host "http://127.0.0.1:$LB_PORT" --profile "$profile" --users "$users" \
-        --duration "$duration" --warmup 3 --no-slo "${pin[@]}" --out "$out/$n" >"$out/$n.log" 2>&1 \
-        || { tail -n 20 "$out/$n.log" >&2; echo "compose-scale: load run failed at $n replica(s)" >&2; exit 1; }
+        --duration "$duration" --warmup "$warmup" --no-slo "${pin[@]}" --out "$out/$n" >"$out/$n.log" 2>&1 &
+    load_pid=$!
+    # The load runner writes to its log only: say how far it is every 5 s.
+    t0=$SECONDS next=5
+    while kill -0 "$load_pid" 2>/dev/null; do
+        if ((SECONDS - t0 >= next)); then
+            echo "compose-scale: [$step/${#counts[@]}] $n replica(s): load running for $((SECONDS - t0))s (${warmup}s warm-up + ${duration}s measured, after Locust starts)"
+            next=$((next + 5))
+        fi
+        sleep 0.5
+    done
+    status=0
+    wait "$load_pid" || status=$?
+    load_pid=""
+    if ((status != 0)); then
+        tail -n 20 "$out/$n.log" >&2
+        echo "compose-scale: load run failed at $n replica(s)" >&2
+        exit 1
+    fi
 done
 
 "$python" - "$out" "${counts[@]}" <<'EOF'

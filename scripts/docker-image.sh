@@ -5,7 +5,8 @@
 #            wheelhouse, installed with pip --no-index.
 # Prints the image's size at the end. Never tags :latest.
 #
-# Usage: scripts/docker-image.sh IMAGE   (env: OFFLINE, ONLINE_BASE_IMAGE, OFFLINE_BASE_IMAGE, MODELS,
+# Usage: scripts/docker-image.sh IMAGE   (env: OFFLINE, ONLINE_BASE_IMAGE, OFFLINE_BASE_IMAGE,
+#        MODELS (baked models, default "digits minilm", "all" for every one),
 #        PYTHON for the wheelhouse, DOCKER_BUILD_ARGS for extra `docker build` flags)
 set -o errexit -o nounset -o pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -15,6 +16,11 @@ source "$here/docker-lib.sh"
 image=${1:?usage: scripts/docker-image.sh IMAGE (name:tag)}
 [[ $image == *:* && $image != *:latest ]] || { echo "docker-image: tag $image with a version or git SHA, not :latest" >&2; exit 2; }
 compgen -G 'models/*/*/model.onnx' >/dev/null || { echo "docker-image: no models in models/: run 'make models' first" >&2; exit 1; }
+if [[ -n ${MODELS:-} && $MODELS != all ]]; then
+    for m in $MODELS; do
+        [[ -d models/$m ]] || { echo "docker-image: MODELS names '$m', not in models/ (have: $(find models -mindepth 1 -maxdepth 1 -type d -printf '%f ')); or MODELS=all" >&2; exit 2; }
+    done
+fi
 
 pick_build_path
 echo "docker-image: $BUILD_PATH path ($BUILD_REASON)"

@@ -55,16 +55,21 @@ project_containers() {
     docker ps --all --quiet "${filters[@]}"
 }
 
-# Wait until every container of the project that has a healthcheck is healthy (timeout in s).
+# True when the project has containers (running or not): a stack someone brought up.
+project_exists() { [[ -n $(project_containers) ]]; }
+
+# Wait until every container of the project that has a healthcheck is healthy (timeout in s);
+# prints how many are healthy every 5 s while it waits.
 wait_healthy() {
-    local timeout=${1:-180} start=$SECONDS id status pending
+    local timeout=${1:-180} start=$SECONDS next=5 id status pending total
     while true; do
-        pending=0
+        pending=0 total=0
         for id in $(project_containers); do
+            total=$((total + 1))
             status=$(docker inspect --format '{{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}}' "$id")
             case $status in
                 "running healthy" | "running none") ;;
-                "running starting") pending=1 ;;
+                "running starting") pending=$((pending + 1)) ;;
                 *)
                     echo "compose: $(docker inspect --format '{{.Name}}' "$id") is $status" >&2
                     docker logs --tail 20 "$id" >&2
@@ -77,8 +82,25 @@ wait_healthy() {
             echo "compose: containers not healthy after ${timeout}s" >&2
             return 1
         fi
+        if ((SECONDS - start >= next)); then
+            echo "compose: $((total - pending))/$total containers healthy after $((SECONDS - start))s (models load and warm up)"
+            next=$((next + 5))
+        fi
         sleep 0.5
     done
+}
+
+# host:port the project's lb publishes (the stack may have been started with another LB_PORT).
+lb_address() {
+    local id
+    id=$(project_containers lb | head -n 1)
+    [[ -n $id ]] || return 1
+    docker port "$id" 8080/tcp | head -n 1
+}
+
+# A free TCP port on 127.0.0.1 (for a stack of our own next to one the user runs).
+free_port() {
+    "${PYTHON:-.venv/bin/python}" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
 # nginx resolves the model-server name at start and on reload: reload after replicas change.

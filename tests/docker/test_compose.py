@@ -1,5 +1,6 @@
 """Compose: 2 replicas behind nginx both serve, bad input gets the same 4xx through the lb as
-directly from a replica, and a rolling restart under load loses no request."""
+directly from a replica, a rolling restart under load loses no request, and neither the rolling
+restart nor the scaling experiment changes a stack that was already running."""
 
 from __future__ import annotations
 
@@ -101,11 +102,57 @@ def test_bad_input_same_status_through_lb_as_direct(run, compose_stack, case: st
     assert via_lb.json()["error"]
 
 
-def test_rolling_restart_loses_no_request(run, compose_stack, tmp_path) -> None:
-    env = {**compose_stack.env, "RESULTS": str(tmp_path), "KEEP": "1"}
+def stack_state(run, stack) -> dict[str, str]:
+    """Container id -> service and state of every container of the stack's project."""
+    out = run(
+        "docker", "ps", "--all", "--filter", f"label=com.docker.compose.project={stack.project}",
+        "--format", '{{.ID}} {{.Label "com.docker.compose.service"}} {{.State}}',
+    ).stdout  # fmt: skip
+    return {line.split()[0]: " ".join(line.split()[1:]) for line in out.splitlines()}
+
+
+def test_rolling_restart_loses_no_request_and_leaves_the_running_stack_up(run, compose_stack, tmp_path) -> None:
+    # The fixture's stack plays the one a user started with `make compose-up`: no KEEP=1 here.
+    before = stack_state(run, compose_stack)
+    env = {**compose_stack.env, "RESULTS": str(tmp_path)}
     proc = run(str(ROOT / "scripts/rolling-restart.sh"), "2", env=env, check=False, timeout=300)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "using your running stack" in proc.stdout, proc.stdout
     total = json.loads((tmp_path / "rolling-restart/summary.json").read_text())["total"]
     assert total["requests"] > 100 and total["failures"] == 0, total
-    # Both replicas came back and serve again.
+    # The same containers are up (restarted, not replaced or removed), and both replicas serve again.
+    assert stack_state(run, compose_stack) == before
     assert served_by(compose_stack, 20) == {compose_stack.ip(c) for c in compose_stack.containers("model-server")}
+
+
+def test_compose_scale_runs_beside_the_running_stack_and_leaves_it_alone(run, compose_stack, tmp_path) -> None:
+    before = stack_state(run, compose_stack)
+    env = {
+        **compose_stack.env,
+        "RESULTS": str(tmp_path),
+        "PROFILE": "digits",
+        "USERS": "2",
+        "DURATION": "2",
+        "WARMUP": "0",
+    }
+    scale_env = {**compose_stack.env, "COMPOSE_PROJECT": f"{compose_stack.project}-scale"}
+    try:
+        proc = run(str(ROOT / "scripts/compose-scale.sh"), "1", env=env, check=False, timeout=240)
+    finally:
+        run(str(ROOT / "scripts/compose.sh"), "down", env=scale_env, check=False)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "is not touched" in proc.stdout and "[1/1] 1 replica(s)" in proc.stdout, proc.stdout
+    table = (tmp_path / "compose-scale/table.csv").read_text().splitlines()
+    assert len(table) == 2 and table[1].startswith("1,"), table
+    # Its own project is gone; the user's stack is exactly as it was and still serves.
+    leftover = run(
+        "docker",
+        "ps",
+        "--all",
+        "--quiet",
+        "--filter",
+        f"label=com.docker.compose.project={compose_stack.project}-scale",
+    ).stdout
+    assert leftover.strip() == ""
+    assert stack_state(run, compose_stack) == before
+    assert len(served_by(compose_stack, 4)) >= 1

@@ -15,6 +15,38 @@ pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 HARDENED = ("--read-only", "--tmpfs", "/tmp", "--cap-drop", "ALL", "--security-opt", "no-new-privileges")
 DIGITS_ROW = [0.0, 0.0, 5.0, 13.0, 9.0, 1.0, 0.0, 0.0] * 8
+# The goal for the offline image (issue: 350 MB before trimming); the hardened test below checks that
+# the trimmed image still serves both default models.
+MAX_IMAGE_BYTES = 250_000_000
+DEFAULT_MODELS = ["digits", "minilm"]
+
+
+def test_image_is_under_the_size_goal_and_bakes_the_default_models(run, server_image: str) -> None:
+    size = int(run("docker", "image", "inspect", "--format", "{{.Size}}", server_image).stdout)
+    assert size < MAX_IMAGE_BYTES, f"{server_image} is {size / 1e6:.0f} MB, goal < {MAX_IMAGE_BYTES / 1e6:.0f} MB"
+    baked = run("docker", "run", "--rm", "--entrypoint", "ls", server_image, "/models").stdout.split()
+    assert baked == DEFAULT_MODELS, "MODELS defaults to what the image serves; digits-large is mounted or opted in"
+
+
+def test_no_setuid_or_setgid_binaries(run, server_image: str) -> None:
+    # As root, so that no directory is unreadable to the search; -xdev stays on the image's filesystem.
+    proc = run(
+        "docker",
+        "run",
+        "--rm",
+        "--user",
+        "0",
+        "--entrypoint",
+        "find",
+        server_image,
+        "/",
+        "-xdev",
+        "-type",
+        "f",
+        "-perm",
+        "/6000",
+    )
+    assert proc.stdout.split() == [], "setuid/setgid binaries a plain `docker run` could use to gain privileges"
 
 
 def test_image_metadata(run, server_image: str) -> None:

@@ -8,7 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from grader.release import strip
+
 BIN = Path(sys.executable).parent
+ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILES = ["model_server/Dockerfile", "docker/lb/Dockerfile", "docker/locust/Dockerfile"]
 
 
@@ -31,3 +34,22 @@ def test_compose_v1_accepts_the_file(run) -> None:
         "docker-compose", "--profile", "loadtest", "--file", "docker-compose.yml", "config", "--quiet", check=False
     )
     assert proc.returncode == 0, proc.stderr
+
+
+# The student edition (`python -m grader release`) replaces each solution region with a TODO comment:
+# the container files must stay well-formed without them (regions hold whole instructions and keys).
+@pytest.mark.parametrize(
+    "path, lint",
+    [
+        ("model_server/Dockerfile", ["hadolint", "--failure-threshold", "warning"]),
+        ("docker-compose.yml", ["check-jsonschema", "--builtin-schema", "vendor.compose-spec"]),
+    ],
+)
+def test_student_edition_stays_well_formed(run, tmp_path, path: str, lint: list[str]) -> None:
+    text = (ROOT / path).read_text()
+    student, regions = strip(text, path)
+    assert regions and all(r.lab in ("02", "03") for r in regions), "solution regions for labs 02/03 expected"
+    copy = tmp_path / Path(path).name
+    copy.write_text(student)
+    proc = run(str(BIN / lint[0]), *lint[1:], str(copy), check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
