@@ -21,11 +21,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"model_server: invalid configuration: {exc}", file=sys.stderr)
         return 2
     logs.configure(settings.log_format, settings.log_level)
-    from model_server.serve import serve  # imported late: --help and config errors stay fast
+    from model_server.serve import StartupError, serve  # imported late: --help and config errors stay fast
 
     try:
         serve(settings)
-    except RepositoryError as exc:
+    except (RepositoryError, StartupError) as exc:
         print(f"model_server: {exc}", file=sys.stderr)
         return 2
     return 0

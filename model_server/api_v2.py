@@ -3,7 +3,7 @@
 from fastapi import APIRouter, Request, Response
 
 from model_server import __version__
-from model_server.errors import NotReady
+from model_server.errors import NotReady, error_responses
 from model_server.protocol import InferRequest, infer_response, request_arrays, requested_outputs
 from model_server.responses import JSONResponse
 from model_server.state import StateDep
@@ -11,12 +11,15 @@ from model_server.state import StateDep
 router = APIRouter(prefix="/v2", tags=["v2"], default_response_class=JSONResponse)
 
 
+# HEAD answers too: load balancers and `curl -I` probe with it. (A separate route keeps operation ids unique.)
 @router.get("/health/live")
+@router.head("/health/live", name="live_head")
 async def live() -> dict:
     return {"live": True}
 
 
-@router.get("/health/ready")
+@router.get("/health/ready", responses=error_responses(503))
+@router.head("/health/ready", name="ready_head", responses=error_responses(503))
 async def ready(state: StateDep) -> dict:
     if not state.ready:
         raise NotReady(state.load_error or ("server is draining" if state.draining else "models are loading"))
@@ -32,8 +35,8 @@ async def server_metadata() -> dict:
 # (On the unversioned path, `version` shows in the OpenAPI schema as an optional query parameter.)
 
 
-@router.get("/models/{name}")
-@router.get("/models/{name}/versions/{version}")
+@router.get("/models/{name}", responses=error_responses(404))
+@router.get("/models/{name}/versions/{version}", responses=error_responses(404))
 async def model_metadata(state: StateDep, name: str, version: str | None = None) -> dict:
     card = state.card(name, version)
     return {
@@ -46,8 +49,11 @@ async def model_metadata(state: StateDep, name: str, version: str | None = None)
     }
 
 
-@router.get("/models/{name}/ready")
-@router.get("/models/{name}/versions/{version}/ready")
+MODEL_READY_ANSWERS = {**error_responses(404), 503: {"description": "Not ready: the same body, with ready false"}}
+
+
+@router.get("/models/{name}/ready", responses=MODEL_READY_ANSWERS)
+@router.get("/models/{name}/versions/{version}/ready", responses=MODEL_READY_ANSWERS)
 async def model_ready(state: StateDep, name: str, version: str | None = None) -> Response:
     card = state.card(name, version)
     is_ready = state.models[card.name, card.version].ready and not state.draining
@@ -56,14 +62,17 @@ async def model_ready(state: StateDep, name: str, version: str | None = None) ->
     )
 
 
-@router.post("/models/{name}/infer")
-@router.post("/models/{name}/versions/{version}/infer")
+INFER_ERRORS = error_responses(400, 404, 408, 413, 415, 503, 504)
+
+
+@router.post("/models/{name}/infer", responses=INFER_ERRORS)
+@router.post("/models/{name}/versions/{version}/infer", responses=INFER_ERRORS)
 async def infer(
     state: StateDep, request: Request, body: InferRequest, name: str, version: str | None = None
 ) -> JSONResponse:
     model, batcher = state.serving(name, version)
     request.state.model_version = model.version  # for the request metrics' version label
-    inputs = request_arrays(model.card, body)
+    inputs = request_arrays(model.card, body, state.settings.max_request_rows, state.settings.max_text_chars)
     wanted = requested_outputs(model.card, body)
     outputs = await batcher.infer(inputs, state.settings.request_timeout_s)
     return JSONResponse(infer_response(model.card, outputs, wanted, body.id))

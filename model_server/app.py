@@ -5,6 +5,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Response
+from fastapi.responses import PlainTextResponse
+from fastapi_offline import FastAPIOffline
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from model_server import __version__, api_v1, api_v2
@@ -24,18 +26,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         loading.cancel()
         await state.stop()
 
-    app = FastAPI(
+    # FastAPIOffline: /docs and /redoc load Swagger UI and ReDoc from files in the package, not from a CDN.
+    app = FastAPIOffline(
         title="AI Hosting Labs model server",
         version=__version__,
         summary="Open Inference Protocol v2 and KServe v1 over onnxruntime, with dynamic batching.",
         lifespan=lifespan,
+        swagger_ui_parameters={"validatorUrl": None},  # no badge fetched from the online validator
         strict_content_type=False,  # curl, load generators and scripts often omit Content-Type; JSON is the only format
     )
     app.state.server = state
     app.include_router(api_v2.router)
     app.include_router(api_v1.router)
 
-    @app.get("/metrics", tags=["metrics"])
+    @app.get("/metrics", tags=["metrics"], response_class=PlainTextResponse)  # Prometheus text format
     async def metrics() -> Response:
         return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
@@ -45,6 +49,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ServingMiddleware,
         metrics=state.metrics,
         max_body_bytes=state.settings.max_body_bytes,
-        model_names=set(state.cards),
+        model_versions={name: set(versions) for name, versions in state.cards.items()},
     )
     return app

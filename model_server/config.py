@@ -17,37 +17,68 @@ class Settings(BaseSettings):
         extra="forbid",
     )
 
-    host: str = Field("127.0.0.1", description="Address to listen on (0.0.0.0 inside a container).")
-    port: int = Field(8000, ge=0, le=65535, description="TCP port to listen on.")
-    model_repository: Path = Field(Path("models"), description="Folder of <name>/<version>/model.onnx + model.json.")
-    models: str = Field("", description="Comma-separated model names to load; empty loads every model.")
+    host: str = Field(default="127.0.0.1", description="Address to listen on (0.0.0.0 inside a container).")
+    port: int = Field(default=8000, ge=0, le=65535, description="TCP port to listen on.")
+    model_repository: Path = Field(
+        default=Path("models"), description="Folder of <name>/<version>/model.onnx + model.json."
+    )
+    models: str = Field(default="", description="Comma-separated model names to load; empty loads every model.")
     max_batch_size: int = Field(
-        32, ge=1, le=4096, description="Rows merged into one onnxruntime run; 1 turns batching off."
+        default=32, ge=1, le=4096, description="Rows merged into one onnxruntime run; 1 turns batching off."
     )
     max_queue_delay_ms: float = Field(
-        0.0,
+        default=0.0,
         ge=0,
         le=10_000,
         description="How long a batch waits for more requests; 0 batches only what is already queued.",
     )
-    max_queue_size: int = Field(256, ge=1, description="Requests waiting per model; beyond it the server answers 503.")
-    request_timeout_s: float = Field(10.0, gt=0, description="Queue + inference time allowed per request; then 504.")
-    intra_op_threads: int = Field(0, ge=0, le=256, description="onnxruntime intra-op threads; 0 follows the CPU quota.")
-    inter_op_threads: int = Field(1, ge=1, le=256, description="onnxruntime inter-op threads.")
+    max_queue_size: int = Field(
+        default=256, ge=1, description="Requests waiting per model; beyond it the server answers 503."
+    )
+    request_timeout_s: float = Field(
+        default=10.0, gt=0, description="Queue + inference time allowed per request; then 504."
+    )
+    intra_op_threads: int = Field(
+        default=0, ge=0, le=256, description="onnxruntime intra-op threads; 0 follows the CPU quota."
+    )
+    inter_op_threads: int = Field(default=1, ge=1, le=256, description="onnxruntime inter-op threads.")
     graph_optimization: Literal["disable", "basic", "extended", "all"] = Field(
-        "all", description="onnxruntime graph optimization level."
+        default="all", description="onnxruntime graph optimization level."
     )
     text_padding: Literal["longest", "max"] = Field(
-        "longest", description="Pad a text batch to its longest text, or always to --max-sequence-length."
+        default="longest", description="Pad a text batch to its longest text, or always to --max-sequence-length."
     )
-    max_sequence_length: int = Field(128, ge=8, le=512, description="Tokens per text; longer texts are truncated.")
+    max_sequence_length: int = Field(
+        default=128, ge=8, le=512, description="Tokens per text; longer texts are truncated."
+    )
     drain_seconds: float = Field(
-        5.0, ge=0, le=600, description="After SIGTERM: not ready, but still serving, this long."
+        default=5.0, ge=0, le=600, description="After SIGTERM: not ready, but still serving, this long."
     )
-    max_body_bytes: int = Field(4 * 1024 * 1024, ge=1024, description="Largest request body; larger gets 413.")
-    log_format: Literal["text", "json"] = Field("text", description="Log line format.")
-    log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="Log level.")
-    access_log: bool = Field(False, description="Log every request (costs throughput).")
+    max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024, description="Largest request body; larger gets 413.")
+    max_request_rows: int = Field(
+        default=64,
+        ge=1,
+        le=1_000_000,
+        description="Rows (texts, images) in one request; more gets 400.",
+    )
+    max_text_chars: int = Field(
+        default=2048, ge=1, le=1_000_000, description="Characters in one text; longer gets 400."
+    )
+    header_timeout_s: float = Field(
+        default=5.0,
+        gt=0,
+        le=3600,
+        description="A request's headers must arrive within this; then 408 and the connection is closed.",
+    )
+    body_timeout_s: float = Field(
+        default=15.0,
+        gt=0,
+        le=3600,
+        description="The whole body must arrive within this after the headers; then 408 and the connection is closed.",
+    )
+    log_format: Literal["text", "json"] = Field(default="text", description="Log line format.")
+    log_level: Literal["debug", "info", "warning", "error"] = Field(default="info", description="Log level.")
+    access_log: bool = Field(default=False, description="Log every request (costs throughput).")
 
     @field_validator("model_repository")
     @classmethod

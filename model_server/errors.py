@@ -1,9 +1,11 @@
 """Domain errors and the handlers that turn them, and framework errors, into `{"error": "..."}` responses."""
 
 import logging
+from typing import Any, ClassVar
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
 from model_server.responses import JSONResponse
@@ -13,7 +15,7 @@ log = logging.getLogger(__name__)
 
 class ServerError(Exception):
     status_code = 500
-    headers: dict[str, str] | None = None
+    headers: ClassVar[dict[str, str] | None] = None
 
 
 class InvalidInput(ServerError):
@@ -30,20 +32,48 @@ class PayloadTooLarge(ServerError):
 
 class NotReady(ServerError):
     status_code = 503
-    headers = {"Retry-After": "1"}
+    headers: ClassVar[dict[str, str] | None] = {"Retry-After": "1"}
 
 
 class QueueFull(ServerError):
     status_code = 503
-    headers = {"Retry-After": "1"}
+    headers: ClassVar[dict[str, str] | None] = {"Retry-After": "1"}
 
 
 class InferenceTimeout(ServerError):
     status_code = 504
 
 
+class ErrorBody(BaseModel):
+    """Every error answer: one message that names the problem."""
+
+    error: str
+
+
+ERROR_MEANINGS = {
+    400: "Bad request: not JSON, an empty body, wrong shape, datatype, value type, name, or over a limit",
+    404: "Unknown model or version",
+    408: "The request body did not arrive within --body-timeout-s",
+    413: "Body over --max-body-bytes",
+    415: "Content-Type is not JSON",
+    503: "Not ready (loading or draining) or the model's queue is full; see Retry-After",
+    504: "Queue and inference took longer than --request-timeout-s",
+}
+
+
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses=` for these status codes; "default" (any other error, such as a 500) replaces 422."""
+    declared: dict[int | str, dict[str, Any]] = {
+        code: {"model": ErrorBody, "description": ERROR_MEANINGS[code]} for code in codes
+    }
+    declared["default"] = {"model": ErrorBody, "description": "Any other error, such as an internal error (500)"}
+    return declared
+
+
 def error_response(status_code: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status_code, headers=headers)
+    # A message can quote client input; a lone surrogate in it would make the JSON encoder fail with a 500.
+    safe = message.encode("utf-8", "backslashreplace").decode("utf-8")
+    return JSONResponse({"error": safe}, status_code=status_code, headers=headers)
 
 
 def _describe(error: dict) -> str:
@@ -64,7 +94,10 @@ def register_handlers(app: FastAPI) -> None:
         errors = exc.errors()
         if any(e.get("type") == "json_invalid" for e in errors):
             return error_response(400, "request body is not valid JSON")
-        return error_response(422, "; ".join(_describe(e) for e in errors[:5]))
+        if any(e.get("type") == "missing" and tuple(e.get("loc", ())) == ("body",) for e in errors):
+            return error_response(400, "request body is empty")
+        # A well-formed JSON body that is not an inference request is a bad request too (KServe and Triton: 400).
+        return error_response(400, "; ".join(_describe(e) for e in errors[:5]))
 
     @app.exception_handler(HTTPException)
     async def _http_error(_: Request, exc: HTTPException) -> JSONResponse:

@@ -21,7 +21,7 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
-        # process_resident_memory_bytes, process_cpu_seconds_total, python_gc_*: what autoscaling and capacity labs read.
+        # process_resident_memory_bytes, process_cpu_seconds_total, python_gc_*: read by the autoscaling labs.
         for collector in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
             r.register(collector)
         self.requests = Counter(
@@ -33,7 +33,7 @@ class Metrics:
         self.request_duration = Histogram(
             "model_server_request_duration_seconds",
             "Inference request latency, receipt to response.",
-            ["model"],
+            ["model", "version"],
             buckets=LATENCY_BUCKETS,
             registry=r,
         )

@@ -15,12 +15,17 @@ INFER_PATH = re.compile(
 )
 
 
+UNKNOWN = "_unknown"  # the label value for a model or version that is not in the repository
+
+
 class ServingMiddleware:
-    def __init__(self, app: ASGIApp, metrics: Metrics, max_body_bytes: int, model_names: set[str]) -> None:
+    def __init__(
+        self, app: ASGIApp, metrics: Metrics, max_body_bytes: int, model_versions: dict[str, set[str]]
+    ) -> None:
         self.app = app
         self.metrics = metrics
         self.max_body_bytes = max_body_bytes
-        self.model_names = model_names
+        self.model_versions = model_versions  # what labels may hold: the repository's names and versions
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -52,14 +57,20 @@ class ServingMiddleware:
                 status = message["status"]
             await send(message)
 
-        model = match["m"] or match["m1"]
-        model = model if model in self.model_names else "_unknown"  # bounded label values, whatever the path
         self.metrics.in_flight.inc()
         started = time.perf_counter()
         try:
             await self.app(scope, limited_receive, send_status)
         finally:
             self.metrics.in_flight.dec()
-            version = scope.get("state", {}).get("model_version") or match["v"] or ""
+            model, version = self._labels(match, scope.get("state", {}).get("model_version"))
             self.metrics.requests.labels(model, version, str(status)).inc()
-            self.metrics.request_duration.labels(model).observe(time.perf_counter() - started)
+            self.metrics.request_duration.labels(model, version).observe(time.perf_counter() - started)
+
+    def _labels(self, match: re.Match, served_version: str | None) -> tuple[str, str]:
+        """Label values from the repository only, whatever the path holds: one series per real model version."""
+        versions = self.model_versions.get(match["m"] or match["m1"])
+        if versions is None:
+            return UNKNOWN, UNKNOWN
+        version = served_version or match["v"]  # the handler sets the served version once it resolves one
+        return match["m"] or match["m1"], version if version in versions else UNKNOWN

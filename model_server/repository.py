@@ -1,9 +1,12 @@
 """The model repository on disk: models/<name>/<version>/{model.onnx, model.json}, Triton-style."""
 
 import json
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 
 class RepositoryError(Exception):
@@ -40,12 +43,17 @@ def _specs(items: list[dict[str, Any]]) -> tuple[TensorSpec, ...]:
 
 
 def read_card(directory: Path) -> ModelCard:
+    """The card in models/<name>/<version>/: the folder names are the model's name and version, as in Triton.
+
+    A card may still say another name or version (a version folder copied to add a version, say): the folders
+    win, with a warning, so a copy serves under its own folder and never replaces another model."""
     card_path = directory / "model.json"
+    name, version = directory.parent.name, directory.name
     try:
         raw = json.loads(card_path.read_text())
         card = ModelCard(
-            name=raw["name"],
-            version=str(raw["version"]),
+            name=name,
+            version=version,
             task=raw["task"],
             inputs=_specs(raw["inputs"]),
             outputs=_specs(raw["outputs"]),
@@ -56,20 +64,26 @@ def read_card(directory: Path) -> ModelCard:
         raise RepositoryError(f"{card_path}: unreadable model card ({type(exc).__name__}: {exc})") from exc
     if not card.onnx_path.is_file():
         raise RepositoryError(f"{card.onnx_path}: missing (run `make models`)")
+    said = (str(raw.get("name", name)), str(raw.get("version", version)))
+    if said != (name, version):
+        log.warning("%s says %s version %s; serving it as %s version %s (its folders)", card_path, *said, name, version)
     return card
 
 
 def scan(root: Path, only: list[str] | None = None) -> dict[str, dict[str, ModelCard]]:
     """Every model card under root, as {name: {version: card}}; `only` restricts to those names."""
     found: dict[str, dict[str, ModelCard]] = {}
+    available: set[str] = set()
     for card_path in sorted(root.glob("*/*/model.json")):
         name, version = card_path.parent.parent.name, card_path.parent.name
+        available.add(name)
         if only and name not in only:
             continue
         found.setdefault(name, {})[version] = read_card(card_path.parent)
     missing = sorted(set(only or ()) - set(found))
     if missing:
-        raise RepositoryError(f"model(s) {', '.join(missing)} not found in {root} (have: {', '.join(sorted(found))})")
+        have = ", ".join(sorted(available)) or "none: run `make models`"
+        raise RepositoryError(f"model(s) {', '.join(missing)} not found in {root} (available: {have})")
     if not found:
         raise RepositoryError(f"no models in {root} (run `make models`)")
     return found

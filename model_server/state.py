@@ -2,15 +2,17 @@
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
+from onnxruntime import SessionOptions
 
 from model_server.batcher import Batcher
 from model_server.config import Settings
 from model_server.errors import ModelNotFound, NotReady
 from model_server.metrics import Metrics
-from model_server.repository import ModelCard, default_version, scan
+from model_server.repository import ModelCard, RepositoryError, default_version, scan
 from model_server.runtime import OnnxModel, build_model, session_options
 from model_server.threads import available_cpus
 
@@ -25,16 +27,24 @@ class ServerState:
         self.intra_op_threads = settings.intra_op_threads or available_cpus()
         options = session_options(self.intra_op_threads, settings.inter_op_threads, settings.graph_optimization)
         self.models: dict[tuple[str, str], OnnxModel] = {
-            (card.name, card.version): build_model(card, options, settings.max_sequence_length, settings.text_padding)
+            (card.name, card.version): self._build(card, options)
             for versions in self.cards.values()
             for card in versions.values()
         }
         self.batchers: dict[tuple[str, str], Batcher] = {}
         self.draining = False
         self.load_error: str | None = None
+        self.on_load_failure: Callable[[], None] | None = None  # the process sets it to stop the server
         self.metrics.intra_op_threads.set(self.intra_op_threads)
         for name, version in self.models:
             self.metrics.model_ready.labels(name, version).set(0)
+
+    def _build(self, card: ModelCard, options: SessionOptions) -> OnnxModel:
+        try:  # a corrupt tokenizer or an unknown task: reported in one line, before the server listens
+            return build_model(card, options, self.settings.max_sequence_length, self.settings.text_padding)
+        except Exception as exc:
+            detail = " ".join(str(exc).split()) or type(exc).__name__
+            raise RepositoryError(f"model {card.name} version {card.version} ({card.directory}): {detail}") from exc
 
     @property
     def ready(self) -> bool:
@@ -59,9 +69,12 @@ class ServerState:
         for (name, version), model in self.models.items():
             try:
                 await loop.run_in_executor(self.batchers[name, version].executor, model.load)
-            except Exception as exc:  # keep serving liveness; readiness reports the failure
-                self.load_error = f"model {name} version {version} failed to load: {exc}"
+            except Exception as exc:  # readiness reports it; a server process stops (a restart may help, or show it)
+                detail = " ".join(str(exc).split()) or type(exc).__name__
+                self.load_error = f"model {name} version {version} failed to load from {model.card.onnx_path}: {detail}"
                 log.error(self.load_error)
+                if self.on_load_failure is not None:
+                    self.on_load_failure()
                 return
             self.metrics.model_ready.labels(name, version).set(1)
         log.info("all models ready")

@@ -120,13 +120,13 @@ def _bad(row_count=1, **override):
         (_bad(shape=[64]), 400, "shape [64]"),
         (_bad(shape=[0, 64], data=[]), 400, "batch dimension"),
         (_bad(data=DIGIT_ROW[:10]), 400, "10 values do not fill shape [1, 64]"),
-        (_bad(datatype="INT64"), 400, "datatype INT64, the model expects FP32"),
+        (_bad(datatype="INT64"), 400, "datatype 'INT64', the model expects FP32"),
         (_bad(name="pixels"), 400, "unknown input 'pixels'"),
         (_bad(data=["x"] * 64), 400, "not a regular array of FP32"),
         (_bad(data=[[1.0, 2.0], [3.0]]), 400, "not a regular array"),
-        ({"inputs": []}, 422, "inputs"),
-        ({"inputs": [{"name": "input"}]}, 422, "shape"),
-        ({"instances": [1]}, 422, "inputs"),
+        ({"inputs": []}, 400, "inputs"),
+        ({"inputs": [{"name": "input"}]}, 400, "shape"),
+        ({"instances": [1]}, 400, "inputs"),
         ({**_bad(), "outputs": [{"name": "logits"}]}, 400, "unknown output 'logits'"),
     ],
 )
@@ -138,9 +138,8 @@ def test_bad_digits_input(client, body, status, fragment):
 
 def test_nan_and_infinity_rejected(client):
     for bad in ("NaN", "Infinity"):
-        raw = '{"inputs":[{"name":"input","shape":[1,64],"datatype":"FP32","data":[%s]}]}' % ",".join(
-            ["0"] * 63 + [bad]
-        )
+        data = ",".join(["0"] * 63 + [bad])
+        raw = '{"inputs":[{"name":"input","shape":[1,64],"datatype":"FP32","data":[' + data + "]}]}"
         response = client.post("/v2/models/digits/infer", content=raw, headers={"content-type": "application/json"})
         assert response.status_code == 400 and "NaN or infinity" in response.json()["error"]
 

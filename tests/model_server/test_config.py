@@ -4,6 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from pydantic_settings import CliApp
 
 from model_server.config import Settings
@@ -59,3 +60,18 @@ def test_help_lists_flags():
     assert result.returncode == 0
     for flag in ("--max-batch-size", "--max-queue-delay-ms", "--drain-seconds", "--intra-op-threads", "--log-format"):
         assert flag in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "field"),
+    [
+        ("--max-request-rows", "0", "max_request_rows"),
+        ("--max-text-chars", "-1", "max_text_chars"),
+        ("--header-timeout-s", "0", "header_timeout_s"),
+        ("--body-timeout-s", "soon", "body_timeout_s"),
+    ],
+)
+def test_new_limits_fail_fast_with_the_setting_named(flag, value, field):
+    result = _run(flag, value)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1
+    assert f"invalid configuration: {field}:" in result.stderr, result.stderr

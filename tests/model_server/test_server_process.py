@@ -52,18 +52,29 @@ def test_concurrent_requests_are_merged_into_batches(start_server):
 
 def test_overload_answers_503_fast_and_never_hangs(start_server):
     server = start_server(
-        "--models", "digits-large", "--max-batch-size", "1", "--max-queue-size", "2", "--intra-op-threads", "1"
+        "--models",
+        "digits-large",
+        "--max-batch-size",
+        "1",
+        "--max-queue-size",
+        "2",
+        "--intra-op-threads",
+        "1",
+        "--max-request-rows",
+        "256",
     )
     body = digits_v2_body([ROW] * 256)  # ~0.1 s of fp32 work each, so a queue of 2 overflows
-    started = time.monotonic()
     responses = post_many(f"{server.url}/v2/models/digits-large/versions/1/infer", body, 24, timeout=30)
-    elapsed = time.monotonic() - started
     codes = [r.status_code for r in responses]
     assert set(codes) <= {200, 503}, codes
     assert codes.count(503) > 0 and codes.count(200) > 0, codes
-    refused = next(r for r in responses if r.status_code == 503)
-    assert refused.headers["Retry-After"] == "1" and "overloaded" in refused.json()["error"]
-    assert elapsed < 30
+    refused = [r for r in responses if r.status_code == 503]
+    assert refused[0].headers["Retry-After"] == "1" and "overloaded" in refused[0].json()["error"]
+    # Fast: a refusal does not wait for the queue (limits far below the client's 30 s timeout, so they can fail).
+    slowest_refusal = max(r.elapsed.total_seconds() for r in refused)
+    slowest_answer = max(r.elapsed.total_seconds() for r in responses if r.status_code == 200)
+    assert slowest_refusal < 2.0, f"a 503 took {slowest_refusal:.2f} s"
+    assert slowest_refusal < slowest_answer, (slowest_refusal, slowest_answer)
     assert metric(
         server.url, "model_server_requests_total", model="digits-large", version="1", code="503"
     ) == codes.count(503)
@@ -81,6 +92,10 @@ def test_sigterm_drains_without_losing_requests(start_server):
         "1",
         "--max-queue-size",
         "64",
+        "--max-request-rows",
+        "128",
+        "--request-timeout-s",
+        "30",  # the drain is under test, not the timeout: room for 13 requests on busy shared cores
     )
     body = digits_v2_body([ROW] * 128)
     url = f"{server.url}/v2/models/digits-large/versions/1/infer"
