@@ -31,7 +31,8 @@ def main(model_repository: Path, out: Path, users: int, duration: float) -> int:
     console.print(f"starting model server on {server.url} (log: {out / 'server.log'})")
     try:
         with server:
-            console.print(f"server ready (pid {server.proc.pid}); running {duration:g} s of load with {users} users")
+            pid = server.proc.pid if server.proc else "-"
+            console.print(f"server ready (pid {pid}); running {duration:g} s of load with {users} users")
             result = runner.run(
                 runner.RunConfig(host=server.url, out=out, profile="mixed", users=users, duration=duration)
             )
@@ -39,9 +40,9 @@ def main(model_repository: Path, out: Path, users: int, duration: float) -> int:
         console.print(f"[red]error:[/red] {exc}")
         return 2
     except KeyboardInterrupt:
-        console.print(f"interrupted; server stopped (exit code {server.proc.returncode if server.proc else '-'})")
+        console.print(f"interrupted; server stopped (exit code {server.returncode})")
         return 130
-    console.print(f"server stopped (exit code {server.proc.returncode})")
+    console.print(f"server stopped (exit code {server.returncode})")
     console.print(report.table(result, by="models", title="demo: per model (exact percentiles, ms)"))
     console.print(report.table(result, by="endpoints", title="demo: per endpoint"))
     if (errors := report.errors_table(result)) is not None:

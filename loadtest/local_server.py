@@ -24,13 +24,25 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def usable_cores() -> list[int] | None:
+    """The cores this process may run on (its affinity mask, e.g. under taskset or a container's
+    cpuset), sorted; None where the platform cannot pin (macOS has no sched_*affinity)."""
+    if not hasattr(os, "sched_getaffinity") or not hasattr(os, "sched_setaffinity"):
+        return None
+    return sorted(os.sched_getaffinity(0))
+
+
 @contextmanager
-def pinned(cpu: int) -> Iterator[None]:
-    """Pins the calling thread to one core for the block: onnxruntime with one intra-op thread runs on it."""
+def pinned(cpu: int) -> Iterator[bool]:
+    """Pins the calling thread to one core for the block: onnxruntime with one intra-op thread runs on it.
+    Yields whether it pinned: on a platform without CPU affinity (macOS) it pins nothing."""
+    if usable_cores() is None:
+        yield False
+        return
     previous = os.sched_getaffinity(0)
     os.sched_setaffinity(0, {cpu})
     try:
-        yield
+        yield True
     finally:
         os.sched_setaffinity(0, previous)
 
@@ -70,6 +82,11 @@ class LocalServer:
     def url(self) -> str:
         return f"http://{LOOPBACK}:{self.port}"
 
+    @property
+    def returncode(self) -> int | None:
+        """Exit code once stopped; None while running or before start."""
+        return self.proc.poll() if self.proc else None
+
     def command(self) -> list[str]:
         cmd = [
             sys.executable,
@@ -88,16 +105,11 @@ class LocalServer:
     def start(self) -> LocalServer:
         if self.log_path:
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        log = self.log_path.open("wb") if self.log_path else subprocess.DEVNULL
+        with self.log_path.open("wb") if self.log_path else open(os.devnull, "wb") as log:
+            proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
+        self.proc = proc
         try:
-            self.proc = subprocess.Popen(
-                self.command(), stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent
-            )
-        finally:
-            if self.log_path:
-                log.close()
-        try:
-            preflight.wait_ready(self.url, self.ready_timeout, alive=lambda: self.proc.poll() is None)
+            preflight.wait_ready(self.url, self.ready_timeout, alive=lambda: proc.poll() is None)
         except preflight.TargetError as exc:
             self.stop()
             hint = f"; see {self.log_path}" if self.log_path else ""

@@ -15,7 +15,7 @@ from itertools import count
 from pathlib import Path
 
 import orjson
-from locust import FastHttpUser, events, task
+from locust import FastHttpUser, constant, constant_throughput, events, task
 
 from loadtest import payloads, slo, validation
 from loadtest.payloads import TextLength
@@ -32,6 +32,7 @@ class Workload:
     v2_weight: int = 3
     v1_weight: int = 1
     think_time: float = 0.0  # seconds between requests per user; 0 = closed loop at full speed
+    rate: float = 0.0  # requests/s per user (open loop, Locust's constant_throughput); 0 = use think_time
 
     def infer_path(self) -> str:
         version = f"/versions/{self.version}" if self.version else ""
@@ -48,12 +49,10 @@ class ModelUser(FastHttpUser):
     abstract = True
     default_model: str
     workload: Workload
+    sends: payloads.InputSpec  # checked against the model's metadata before a run
     # Bounded: a hung server turns into a timeout failure, not a stuck run.
     connection_timeout = 5.0
     network_timeout = 15.0
-
-    def wait_time(self) -> float:
-        return self.workload.think_time
 
     def on_start(self) -> None:
         # A seeded generator per user: runs are repeatable, users do not send identical bodies.
@@ -65,14 +64,19 @@ class ModelUser(FastHttpUser):
         w = cls.workload
         if w.v2_weight < 0 or w.v1_weight < 0 or w.v2_weight + w.v1_weight == 0:
             raise ValueError("task weights must be >= 0 and not both 0")
+        if w.rate and w.think_time:
+            raise ValueError("--rate paces the users itself: leave --think-time at 0")
+        # A paced user starts its next request 1/rate s after the previous one started (none missed
+        # unless one request takes longer than that); otherwise it waits think_time after each answer.
+        cls.wait_time = constant_throughput(w.rate) if w.rate else constant(w.think_time)
         # Locust expands weights into a list of task functions, one entry per unit of weight.
-        cls.tasks = [cls.infer_v2] * w.v2_weight + [cls.predict_v1] * w.v1_weight
+        cls.tasks = [*[cls.infer_v2] * w.v2_weight, *[cls.predict_v1] * w.v1_weight]
 
     def _post(self, path: str, name: str, body: dict, check) -> None:
         w = self.workload
         with self.client.post(
             path,
-            data=orjson.dumps(body),
+            data=orjson.dumps(body).decode(),
             headers={"Content-Type": "application/json"},
             name=name,
             catch_response=True,
@@ -99,6 +103,7 @@ class ModelUser(FastHttpUser):
 class DigitsUser(ModelUser):
     default_model = "digits"
     workload = Workload(model=default_model)
+    sends = payloads.DIGITS_INPUT
 
     @task
     def infer_v2(self) -> None:
@@ -116,6 +121,7 @@ class DigitsUser(ModelUser):
 class MinilmUser(ModelUser):
     default_model = "minilm"
     workload = Workload(model=default_model)
+    sends = payloads.TEXT_INPUT
 
     def _texts(self) -> list[str]:
         return [payloads.make_text(self.rng, self.workload.text_length) for _ in range(self.workload.rows)]

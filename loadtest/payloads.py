@@ -65,6 +65,22 @@ TEXT_PRESETS = {
 }
 
 
+@dataclass(frozen=True)
+class InputSpec:
+    """The one v2 input a user class sends, as a model's metadata would declare it (-1: any size)."""
+
+    name: str
+    datatype: str
+    shape: tuple[int, ...]
+
+    def describe(self) -> str:
+        return f"{self.datatype} {list(self.shape)} as input {self.name!r}"
+
+
+DIGITS_INPUT = InputSpec("input", "FP32", (-1, DIGITS_FEATURES))
+TEXT_INPUT = InputSpec("text", "BYTES", (-1,))
+
+
 def make_text(rng: random.Random, length: TextLength) -> str:
     words: list[str] = []
     target = rng.randint(length.min_words, length.max_words)
@@ -80,11 +96,15 @@ def make_digits_rows(rng: random.Random, rows: int) -> list[list[float]]:
 
 def digits_v2_body(rows: list[list[float]]) -> dict:
     flat = [v for row in rows for v in row]
-    return {"inputs": [{"name": "input", "shape": [len(rows), DIGITS_FEATURES], "datatype": "FP32", "data": flat}]}
+    spec = DIGITS_INPUT
+    return {
+        "inputs": [{"name": spec.name, "shape": [len(rows), DIGITS_FEATURES], "datatype": spec.datatype, "data": flat}]
+    }
 
 
 def text_v2_body(texts: list[str]) -> dict:
-    return {"inputs": [{"name": "text", "shape": [len(texts)], "datatype": "BYTES", "data": texts}]}
+    spec = TEXT_INPUT
+    return {"inputs": [{"name": spec.name, "shape": [len(texts)], "datatype": spec.datatype, "data": texts}]}
 
 
 def v1_body(instances: list) -> dict:

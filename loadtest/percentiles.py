@@ -36,14 +36,3 @@ def percentiles(values: Iterable[float], ps: Sequence[float] = REPORTED) -> dict
     """{'p50': .., 'p90': .., 'p95': .., 'p99': .., 'max': ..} in the unit of the input."""
     ordered = sorted(values)
     return {label(p): nearest_rank(ordered, p) for p in ps}
-
-
-def locust_bucket(ms: float) -> int:
-    """The rounding Locust applies before storing a response time (locust.stats.bucket_response_time)."""
-    if ms < 100:
-        return round(ms)
-    if ms < 1000:
-        return int(round(ms, -1))
-    if ms < 10000:
-        return int(round(ms, -2))
-    return int(round(ms, -3))

@@ -17,16 +17,16 @@ _LINES = ("p50", "p95", "p99")
 
 
 def per_second(records: list[Record], t0: float) -> list[dict]:
-    """One row per second of the run (by completion time): requests, failures, exact percentiles."""
+    """One row per second of the run (by completion time): requests, failures, exact percentiles of the successes."""
     buckets: dict[int, list[Record]] = {}
     for r in records:
         buckets.setdefault(int(r.end - t0), []).append(r)
     rows = []
     for second in range(max(buckets, default=-1) + 1):
         rs = buckets.get(second, [])
-        row = {"t": second, "requests": len(rs), "failures": sum(not r.ok for r in rs)}
-        if rs:
-            row.update(percentiles([r.latency_ms for r in rs], (50.0, 95.0, 99.0)))
+        row: dict[str, float] = {"t": second, "requests": len(rs), "failures": sum(not r.ok for r in rs)}
+        if ok := [r.latency_ms for r in rs if r.ok]:
+            row.update(percentiles(ok, (50.0, 95.0, 99.0)))
         rows.append(row)
     return rows
 
@@ -64,7 +64,9 @@ def timeline(
     for key in _LINES:
         pts = [(row["t"], row[key]) for row in rows if key in row]
         ax.plot([p[0] for p in pts], [p[1] for p in pts], label=key, marker=".")
-    ax.set(xlabel="seconds since start", ylabel="latency (ms, exact, per second)", title=f"Latency {title}".strip())
+    ax.set(
+        xlabel="seconds since start", ylabel="latency of successes (ms, exact, per s)", title=f"Latency {title}".strip()
+    )
     ax.set_ylim(bottom=0)
     ax.legend()
     ax.grid(alpha=0.3)

@@ -6,7 +6,13 @@ import json
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
+from typing import TypeVar
 from urllib.parse import urlsplit
+
+from loadtest.payloads import InputSpec
+
+T = TypeVar("T")
 
 
 class TargetError(Exception):
@@ -73,21 +79,63 @@ def check_target(host: str, models: list[tuple[str, str | None]], timeout: float
     return metadata
 
 
-def wait_ready(host: str, timeout: float, alive=lambda: True) -> None:
+def check_fit(profile: str, model: str, metadata: dict, sends: InputSpec) -> None:
+    """The model takes what the profile sends (name, datatype, shape), so a mismatch is refused before
+    the run rather than turning every request into an HTTP 400."""
+    inputs = metadata.get("inputs") or []
+    takes = [
+        InputSpec(str(i.get("name")), str(i.get("datatype")), tuple(int(d) for d in i.get("shape", [])))
+        for i in inputs
+        if isinstance(i, dict)
+    ]
+
+    def fits(spec: InputSpec) -> bool:
+        return (
+            spec.name == sends.name
+            and spec.datatype == sends.datatype
+            and len(spec.shape) == len(sends.shape)
+            and all(a == b or -1 in (a, b) for a, b in zip(spec.shape, sends.shape, strict=True))
+        )
+
+    if len(takes) != 1 or not fits(takes[0]):
+        declared = ", ".join(t.describe() for t in takes) or "no inputs"
+        raise TargetError(
+            f"--profile {profile} sends {sends.describe()}, but model {model!r} takes {declared}: "
+            "choose the profile made for this model (digits for digits models, minilm for text models)"
+        )
+
+
+def poll(probe: Callable[[], T | None], timeout: float, interval: float = 0.1) -> T | None:
+    """Calls `probe` until it returns something other than None, for at most `timeout` seconds;
+    returns that, or None when time ran out. The one waiting loop of the project: servers and
+    containers are waited for with a deadline, never with a fixed sleep. `probe` may raise to stop early."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = probe()
+        if result is not None:
+            return result
+        if time.monotonic() + interval > deadline:
+            return None
+        time.sleep(interval)
+
+
+def wait_ready(host: str, timeout: float, alive: Callable[[], bool] = lambda: True) -> None:
     """Polls readiness until 200; bounded by `timeout`. `alive` lets a caller stop early when the
     server process it started has died."""
-    deadline = time.monotonic() + timeout
     url = f"{check_host(host)}/v2/health/ready"
     last = "no answer"
-    while time.monotonic() < deadline:
+
+    def ready() -> bool | None:
+        nonlocal last
         if not alive():
             raise TargetError(f"server exited before it was ready ({last})")
         try:
             status, _, _ = _get(url, timeout=2.0)
-            if status == 200:
-                return
-            last = f"HTTP {status}"
         except TargetError as exc:
             last = str(exc)
-        time.sleep(0.25)
-    raise TargetError(f"{url} not ready after {timeout:g} s (last: {last})")
+            return None
+        last = f"HTTP {status}"
+        return True if status == 200 else None
+
+    if poll(ready, timeout) is None:
+        raise TargetError(f"{url} not ready after {timeout:g} s (last: {last})")

@@ -49,6 +49,7 @@ class RunConfig:
     v2_weight: int = 3
     v1_weight: int = 1
     think_time: float = 0.0
+    rate: float = 0.0  # target requests/s over all users (open loop, paced); 0 = closed loop
     warmup: float = 0.0  # seconds of load before measuring: stats and timings are reset after it
     replicas_csv: Path | None = None
     progress: bool = True
@@ -62,8 +63,11 @@ def _user_classes(cfg: RunConfig) -> list:
         raise ValueError(f"unknown profile {cfg.profile!r}; choose one of {', '.join(PROFILES)}") from None
     if (cfg.model or cfg.version) and len(classes) > 1:
         raise ValueError(f"--model/--model-version need a single-model profile, not {cfg.profile!r}")
+    if cfg.rate < 0:
+        raise ValueError(f"--rate must be >= 0, got {cfg.rate:g}")
     for cls in classes:
         changes = dict(
+            rate=cfg.rate / cfg.users,
             rows=cfg.rows,
             text_length=TextLength.parse(cfg.text_length),
             v2_weight=cfg.v2_weight,
@@ -92,7 +96,8 @@ def _progress(started: float, duration: float, runner, recs: list) -> None:
     done = len(recs)
     recent = [r for r in recs[-2000:] if r.start >= time.time() - 5]
     failed = sum(not r.ok for r in recs)
-    p95 = nearest_rank(sorted(r.latency_ms for r in recent), 95.0) if recent else float("nan")
+    ok = sorted(r.latency_ms for r in recent if r.ok)  # latency of successes, as in summary.json
+    p95 = nearest_rank(ok, 95.0) if ok else float("nan")
     print(
         f"  [{time.monotonic() - started:5.1f}/{duration:g} s] users {runner.user_count}  requests {done}  "
         f"failed {failed}  rps(5s) {len(recent) / 5:.1f}  p95(5s) {p95:.1f} ms",
@@ -106,7 +111,9 @@ def run(cfg: RunConfig) -> dict:
     classes = _user_classes(cfg)
     schedule = schedules.make(cfg.shape, cfg.users, cfg.warmup + cfg.duration)
     host = preflight.check_host(cfg.host)
-    preflight.check_target(host, [(cls.workload.model, cls.workload.version) for cls in classes])
+    metadata = preflight.check_target(host, [(cls.workload.model, cls.workload.version) for cls in classes])
+    for cls in classes:
+        preflight.check_fit(cfg.profile, cls.workload.model, metadata[cls.workload.model], cls.sends)
     cfg.out.mkdir(parents=True, exist_ok=True)
 
     env = Environment(user_classes=classes, shape_class=ScheduleShape(schedule), host=host)
@@ -118,7 +125,9 @@ def run(cfg: RunConfig) -> dict:
     users_series: list[tuple[float, int]] = []
 
     print(
-        f"load: {cfg.profile} on {host}, {cfg.shape} shape, {cfg.users} users, {cfg.duration:g} s"
+        f"load: {cfg.profile} on {host}, {cfg.shape} shape, {cfg.users} users"
+        + (f" paced to {cfg.rate:g} requests/s in all" if cfg.rate else "")
+        + f", {cfg.duration:g} s"
         + (f" after {cfg.warmup:g} s warm-up" if cfg.warmup else "")
         + f" -> {cfg.out}",
         file=sys.stderr,
@@ -161,6 +170,7 @@ def run(cfg: RunConfig) -> dict:
         },
         "text_length": cfg.text_length,
         "think_time_s": cfg.think_time,
+        "rate_rps": cfg.rate,
         # Locust warns when its own CPU passes 90%: the generator, not the server, was then the limit.
         "load_generator_cpu_saturated": bool(runner.cpu_warning_emitted),
         **cfg.meta,

@@ -1,7 +1,9 @@
 """summary.json: per-endpoint, per-model and total RPS, exact percentiles and errors by type.
 
 Conventions (stated in the file itself, so a reader of the JSON knows them):
-- latency percentiles are nearest-rank over every request, failures included (as Locust does);
+- latency percentiles are nearest-rank over successful requests only; failures count in the error
+  rate, never in latency (usual SRE practice: a fast 503 is not a fast answer). Locust itself mixes
+  them, so `exact_minus_locust_ms` is given only for groups without failures;
 - RPS divides by the measured window, from the first request sent to the last answer received,
   the same window for every group so that endpoint RPS add up to the total.
 """
@@ -15,7 +17,7 @@ from collections.abc import Iterable
 from loadtest.percentiles import percentiles
 from loadtest.records import Record
 
-METHOD = "nearest-rank percentiles over every request (failures included); rps = requests / window"
+METHOD = "nearest-rank percentiles over successful requests; failures count in error_rate only; rps = requests / window"
 
 
 def _iso(ts: float) -> str:
@@ -23,8 +25,8 @@ def _iso(ts: float) -> str:
 
 
 def group_stats(records: list[Record], window_s: float) -> dict:
-    latencies = [r.latency_ms for r in records]
-    failures = sum(1 for r in records if not r.ok)
+    latencies = [r.latency_ms for r in records if r.ok]
+    failures = len(records) - len(latencies)
     stats = {
         "requests": len(records),
         "failures": failures,
@@ -80,8 +82,10 @@ def build(
     if locust_ms:
         for name, target_stats in [("total", summary["total"]), *summary["endpoints"].items()]:
             rounded = locust_ms.get(name)
-            if rounded and "latency_ms" in target_stats:
+            if not rounded:
+                continue
+            target_stats["locust_ms"] = rounded
+            if "latency_ms" in target_stats and not target_stats["failures"]:  # else they count different requests
                 exact = target_stats["latency_ms"]
-                target_stats["locust_ms"] = rounded
                 target_stats["exact_minus_locust_ms"] = {k: exact[k] - v for k, v in rounded.items() if k in exact}
     return summary

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import csv
 import gzip
-import os
 import tempfile
 import time
 from contextlib import nullcontext
@@ -26,7 +25,7 @@ from onnxruntime.quantization import QuantType, quantize_dynamic
 from rich.table import Table
 
 from loadtest import report
-from loadtest.local_server import pinned
+from loadtest.local_server import pinned, usable_cores
 from loadtest.percentiles import nearest_rank
 from model_server.builders import digits
 
@@ -135,7 +134,7 @@ def run(out: Path, quick: bool) -> list[dict]:
     started = time.monotonic()
     widths = QUICK_WIDTHS if quick else WIDTHS
     widest = max(widths)
-    _, x_test, _, y_test = digits._split()
+    _, x_test, _, y_test = digits.split()
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="size-study-") as tmp:
         models, hidden = {}, {}
@@ -155,9 +154,10 @@ def run(out: Path, quick: bool) -> list[dict]:
         paths[int8], hidden[int8] = Path(tmp) / f"{int8}.onnx", widest
         quantize_dynamic(paths[f"width-{widest}"], paths[int8], weight_type=QuantType.QInt8)
         report.console.print(f"measuring {len(paths)} models ({time.monotonic() - started:.0f} s elapsed)")
-        cpus = os.sched_getaffinity(0)
-        core = min(cpus) if len(cpus) >= 2 else None  # one core for the measured thread, when there is a spare
-        with pinned(core) if core is not None else nullcontext():
+        cores = usable_cores()
+        # One of the cores this process may use for the measured thread, when there is a spare.
+        core = cores[0] if cores and len(cores) >= 2 else None
+        with pinned(core) if core is not None else nullcontext(False) as was_pinned:
             times = latencies_ms(paths, x_test)
         rows = []
         for cid, path in paths.items():
@@ -181,12 +181,17 @@ def run(out: Path, quick: bool) -> list[dict]:
     notes = [
         f"digits MLPs, {LAYERS} hidden layers, MLPClassifier(max_iter={MAX_ITER}, random_state={digits.SEED}), "
         f"accuracy on the {len(y_test)} held-out rows of `make models`' split.",
-        f"pruned-X: the smallest-magnitude X% of each MatMul weight matrix of width-{widest} set to zero (no retraining); "
+        f"pruned-X: the smallest-magnitude X% of each MatMul weight matrix of width-{widest} set to zero "
+        "(no retraining); "
         f"int8: onnxruntime quantize_dynamic(QInt8) of width-{widest}. zero %: zeros among the weight matrices.",
         "MB: ONNX file (10^6 bytes); gzip: the same file through gzip level 9.",
         f"Latency: in-process onnxruntime, batch 1, 1 intra-op thread, {WARMUP} warm-up runs, then {ROUNDS} "
         f"interleaved rounds of {RUNS} runs per model; exact nearest-rank percentiles. "
-        + (f"Pinned to core {core}." if core is not None else "Not pinned (fewer than 2 cores)."),
+        + (
+            f"Pinned to core {core}."
+            if was_pinned
+            else "Not pinned (" + ("this platform cannot pin)." if cores is None else "fewer than 2 usable cores).")
+        ),
     ]
     with (out / "size_study.csv").open("w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=COLUMNS)

@@ -29,7 +29,8 @@ FEATURES = 64
 VARIANTS = {"digits": ((64,), 300), "digits-large": ((2048, 2048, 2048), 20)}
 
 
-def _split() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def split() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(x_train, x_test, y_train, y_test): the seeded, stratified split every digits model and study uses."""
     x, y = load_digits(return_X_y=True)
     return train_test_split(x.astype(np.float32), y, test_size=0.25, random_state=SEED, stratify=y)
 
@@ -42,7 +43,7 @@ def onnx_accuracy(model_path: Path, x: np.ndarray, y: np.ndarray) -> float:
 
 def train(hidden: tuple[int, ...], max_iter: int) -> onnx.ModelProto:
     """Trains one seeded MLP on the training split; returns its ONNX export (input, outputs label and probabilities)."""
-    x_train, _, y_train, _ = _split()
+    x_train, _, y_train, _ = split()
     mlp = MLPClassifier(hidden_layer_sizes=hidden, max_iter=max_iter, random_state=SEED, early_stopping=False)
     with warnings.catch_warnings():  # a fixed iteration budget is the point for the large variant
         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -57,7 +58,7 @@ def train(hidden: tuple[int, ...], max_iter: int) -> onnx.ModelProto:
 
 def build(out: Path, name: str) -> list[dict]:
     hidden, max_iter = VARIANTS[name]
-    _, x_test, _, y_test = _split()
+    _, x_test, _, y_test = split()
     onx = train(hidden, max_iter)
     common = {
         "name": name,

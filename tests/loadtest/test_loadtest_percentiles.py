@@ -2,7 +2,7 @@ import random
 
 import pytest
 
-from loadtest.percentiles import REPORTED, label, locust_bucket, nearest_rank, percentiles
+from loadtest.percentiles import REPORTED, label, nearest_rank, percentiles
 
 
 def test_one_to_hundred_gives_the_rank_itself():
@@ -58,10 +58,3 @@ def test_rejects_empty():
 def test_labels():
     assert [label(p) for p in REPORTED] == ["p50", "p90", "p95", "p99", "max"]
     assert label(99.9) == "p99.9"
-
-
-@pytest.mark.parametrize(
-    ("ms", "bucket"), [(12.4, 12), (99.4, 99), (147, 150), (104.9, 100), (3432, 3400), (58760, 59000)]
-)
-def test_locust_bucket_matches_locust_rounding(ms, bucket):
-    assert locust_bucket(ms) == bucket

@@ -10,10 +10,23 @@ import sys
 import pytest
 
 from loadtest.local_server import free_port
-from loadtest.percentiles import locust_bucket, percentiles
+from loadtest.percentiles import percentiles
 from loadtest.records import read_csv
 
 pytestmark = pytest.mark.slow
+
+
+def locust_buckets(values: list[float]) -> list[int]:
+    """Locust's own rounding (locust.stats.bucket_response_time), in a separate process: importing
+    Locust monkey-patches the interpreter with gevent, which pytest must not get."""
+    code = (
+        "import json, sys; from locust.stats import bucket_response_time as b; "
+        "print(json.dumps([b(v) for v in json.load(sys.stdin)]))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], input=json.dumps(values), capture_output=True, text=True, check=True
+    )
+    return json.loads(proc.stdout)
 
 
 def test_summary_matches_raw_timings(model_server, tmp_path, loadtest):
@@ -58,7 +71,7 @@ def test_summary_matches_raw_timings(model_server, tmp_path, loadtest):
         assert stats["latency_ms"]["p99"] == percentiles(mine)["p99"]
         # Locust's figure is its rounded bucket of the sample at index int(N * p): the whole difference
         # from the exact figure is that rounding (plus, at most, one rank).
-        buckets = sorted(locust_bucket(ms) for ms in mine)
+        buckets = sorted(locust_buckets(mine))
         for key, p in (("p50", 50), ("p90", 90), ("p95", 95), ("p99", 99), ("max", 100)):
             assert stats["locust_ms"][key] == buckets[min(int(len(buckets) * (p / 100.0)), len(buckets) - 1)]
 
@@ -83,20 +96,20 @@ def test_slo_gate_names_the_failed_objective(model_server, tmp_path, loadtest):
         "--users",
         "2",
         "--duration",
-        "2",
+        "1",
         "--out",
         str(tmp_path / "run"),
         "--slo",
         str(slo),
         "--trials",
-        "2",
+        "3",
     )
     assert proc.returncode == 1, proc.stderr + proc.stdout
     assert "FAIL p95 latency" in proc.stdout and "> 0.001 ms limit (over by" in proc.stdout
     assert "FAIL throughput" in proc.stdout and "short by" in proc.stdout
     assert "PASS error rate" in proc.stdout
-    assert "median of 2 trials" in proc.stdout
-    assert (tmp_path / "run" / "trial-2" / "summary.json").exists()
+    assert "median of 3 trials" in proc.stdout
+    assert (tmp_path / "run" / "trial-3" / "summary.json").exists()
 
 
 def test_step_shape_with_replica_series(model_server, tmp_path, loadtest):
@@ -126,6 +139,17 @@ def test_step_shape_with_replica_series(model_server, tmp_path, loadtest):
     assert json.loads((out / "summary.json").read_text())["shape"] == "step"
 
 
+def test_rate_paces_the_users_at_a_fixed_arrival_rate(model_server, tmp_path, loadtest):
+    out = tmp_path / "run"
+    args = ("--profile", "digits", "--users", "4", "--rate", "20", "--duration", "3", "--no-slo", "--out", str(out))
+    proc = loadtest("run", "--host", model_server.url, *args)
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["rate_rps"] == 20
+    # Open loop: the rate, not the users' speed, sets the load (closed loop would send hundreds per second).
+    assert 14 <= summary["total"]["rps"] <= 24, summary["total"]["rps"]
+
+
 def _one_line_error(proc) -> str:
     assert proc.returncode == 2, proc.stderr + proc.stdout
     assert "Traceback" not in proc.stderr
@@ -146,6 +170,16 @@ def test_wrong_model_name(model_server, tmp_path, loadtest):
     assert "model 'no-such-model' not found" in _one_line_error(proc)
 
 
+def test_profile_that_does_not_fit_the_model_is_refused_before_the_run(model_server, tmp_path, loadtest):
+    out = tmp_path / "run"
+    proc = loadtest(
+        "run", "--host", model_server.url, "--profile", "digits", "--model", "minilm", "--no-slo", "--out", str(out)
+    )
+    line = _one_line_error(proc)
+    assert "--profile digits sends FP32 [-1, 64] as input 'input', but model 'minilm' takes BYTES [-1]" in line
+    assert not (out / "summary.json").exists()  # refused before any load
+
+
 def test_wrong_path(model_server, tmp_path, loadtest):
     proc = loadtest("run", "--host", model_server.url + "/not/the/root", "--duration", "2", "--out", str(tmp_path))
     assert "wrong path" in _one_line_error(proc)
@@ -161,6 +195,7 @@ def test_pure_modules_do_not_import_gevent():
     # grader) must not pull it in.
     code = (
         "import sys, loadtest.summary, loadtest.slo, loadtest.capacity, loadtest.plots, loadtest.local_server, "
-        "loadtest.schedules, loadtest.validation, loadtest.preflight, loadtest.studies.tradeoffs; assert 'gevent' not in sys.modules"
+        "loadtest.schedules, loadtest.validation, loadtest.preflight, loadtest.studies.tradeoffs; "
+        "assert 'gevent' not in sys.modules"
     )
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0

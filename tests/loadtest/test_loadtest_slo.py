@@ -69,14 +69,62 @@ def test_median_of_trials_fails_when_most_runs_miss():
     assert not all(c.passed for c in evaluate(SLO, median_metrics(trials)))
 
 
-@pytest.mark.parametrize("data", [[1, 2], {"latency_ms": {"p42": 1}}, {"p95": 3}, {"latency_ms": {"p95": "fast"}}])
-def test_bad_slo_files_are_rejected(data):
-    with pytest.raises(ValueError):
+@pytest.mark.parametrize(
+    ("data", "named"),
+    [
+        ({"latency_ms": {"p95": 0}}, "latency_ms.p95: Input should be greater than 0"),
+        ({"latency_ms": {"p99": -5}}, "latency_ms.p99: Input should be greater than 0"),
+        ({"min_rps": 0}, "min_rps: Input should be greater than 0"),
+        ({"max_error_rate": -0.1}, "max_error_rate: Input should be greater than or equal to 0"),
+        ({"max_error_rate": 2}, "max_error_rate: Input should be less than or equal to 1"),
+        ({"latency_ms": {"p95": "250"}}, "latency_ms.p95: Input should be a valid number"),
+        ({"latency_ms": {"p95": True}}, "latency_ms.p95: Input should be a valid number"),
+        ({"latency_ms": [250]}, "latency_ms: Input should be a valid dictionary"),
+        ({"latency_ms": {"p42": 1}}, "latency_ms.p42: unknown latency objective"),
+        ({"p95": 3}, "p95: unknown key (allowed: latency_ms, max_error_rate, min_rps)"),
+        ({}, "no objective"),
+        ([1, 2], "Input should be a valid dictionary"),
+    ],
+)
+def test_bad_slo_files_get_one_line_naming_the_key(data, named):
+    with pytest.raises(ValueError) as info:
         Slo.from_dict(data)
+    assert named in str(info.value) and "\n" not in str(info.value)
+
+
+def test_zero_error_rate_is_a_valid_limit():
+    assert Slo.from_dict({"max_error_rate": 0}).max_error_rate == 0
+
+
+def test_median_of_an_even_count_is_the_mean_of_the_middle_two():
+    # Why the CLI wants an odd --trials: with 2 trials, one bad run moves the figure judged.
+    assert median_metrics([summary(p95=100.0), summary(p95=900.0)])["p95"] == 500.0
+
+
+def test_a_trial_without_successes_leaves_latency_unmeasured():
+    failed = {"total": {"error_rate": 1.0, "ok_rps": 0.0}}
+    measured = median_metrics([summary(), failed, summary()])
+    assert "p95" not in measured
+    assert not evaluate(SLO, measured)[0].passed
 
 
 def test_bad_yaml_names_the_file(tmp_path):
     path = tmp_path / "slo.yaml"
     path.write_text("latency_ms: [unclosed\n")
-    with pytest.raises(ValueError, match="slo.yaml"):
+    with pytest.raises(ValueError, match=r"slo\.yaml: not valid YAML") as info:
         Slo.load(path)
+    assert "\n" not in str(info.value)
+
+
+def test_bad_slo_file_is_one_line_on_the_command_line(tmp_path, loadtest):
+    path = tmp_path / "slo.yaml"
+    path.write_text("latency_ms: {p95: 0}\n")
+    proc = loadtest("run", "--host", "http://127.0.0.1:9", "--slo", str(path), "--out", str(tmp_path / "run"))
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == f"error: SLO file {path}: latency_ms.p95: Input should be greater than 0"
+
+
+def test_an_even_number_of_trials_is_refused(tmp_path, loadtest):
+    proc = loadtest("run", "--host", "http://127.0.0.1:9", "--trials", "2", "--out", str(tmp_path / "run"))
+    assert proc.returncode == 2
+    assert proc.stderr.strip().startswith("error: --trials must be odd (1, 3, 5...), got 2")

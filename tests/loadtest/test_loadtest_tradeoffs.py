@@ -1,12 +1,14 @@
-"""The trade-off study: pure table logic, and a real --quick run producing a table and a chart (slow)."""
+"""The trade-off study: pure table logic, server figures from /metrics text, and a real --quick run (slow)."""
 
 from __future__ import annotations
 
 import csv
+import math
 
 import pytest
 
-from loadtest.studies.tradeoffs import COLUMNS, MATRIX, QUICK, dominated
+from loadtest.studies.server_metrics import between, parse
+from loadtest.studies.tradeoffs import COLUMNS, MATRIX, QUICK, RATES, dominated
 
 
 def row(config, p95, quality, cost, metric="accuracy"):
@@ -28,6 +30,75 @@ def test_identical_configurations_do_not_dominate_each_other():
     assert dominated([row("a", 10, 0.9, 0.1), row("b", 10, 0.9, 0.1)]) == set()
 
 
+def test_differences_within_the_noise_margin_are_ties():
+    rows = [row("a", 10.0, 0.9, 0.100), row("b", 10.9, 0.9, 0.105)]  # 9% and 5% apart
+    assert dominated(rows, margin=0.10) == set()
+    assert dominated(rows, margin=0.0) == {"b"}
+    assert dominated([row("a", 10.0, 0.9, 0.1), row("b", 11.5, 0.9, 0.1)], margin=0.10) == {"b"}  # 15%: beyond
+
+
+def test_noise_on_one_axis_does_not_hide_a_real_loss_on_another():
+    # b is 5% faster (noise) but clearly less accurate: a does not dominate b, since b ties on p95.
+    rows = [row("a", 10.5, 0.99, 0.1), row("b", 10.0, 0.95, 0.1)]
+    assert dominated(rows, margin=0.10) == {"b"}
+    assert dominated(rows, margin=0.0) == set()
+
+
+METRICS_BEFORE = """
+process_cpu_seconds_total 10.0
+model_server_requests_total{code="200",model="digits",version="2"} 100.0
+model_server_requests_total{code="503",model="digits",version="2"} 5.0
+model_server_requests_total{code="200",model="digits",version="1"} 7.0
+model_server_queue_duration_seconds_sum{model="digits",version="2"} 1.0
+model_server_queue_duration_seconds_count{model="digits",version="2"} 100.0
+model_server_inference_duration_seconds_sum{model="digits",version="2"} 2.0
+model_server_inference_duration_seconds_count{model="digits",version="2"} 50.0
+model_server_batch_size_sum{model="digits",version="2"} 100.0
+model_server_batch_size_count{model="digits",version="2"} 50.0
+"""
+
+
+def test_server_figures_are_deltas_for_one_model_version():
+    after = (
+        METRICS_BEFORE.replace("10.0\n", "12.0\n", 1)
+        .replace(
+            'version="2"} 100.0\nmodel_server_requests_total{code="503"',
+            'version="2"} 300.0\nmodel_server_requests_total{code="503"',
+        )
+        .replace(
+            'queue_duration_seconds_sum{model="digits",version="2"} 1.0',
+            'queue_duration_seconds_sum{model="digits",version="2"} 1.4',
+        )
+        .replace(
+            'queue_duration_seconds_count{model="digits",version="2"} 100.0',
+            'queue_duration_seconds_count{model="digits",version="2"} 300.0',
+        )
+        .replace(
+            'inference_duration_seconds_sum{model="digits",version="2"} 2.0',
+            'inference_duration_seconds_sum{model="digits",version="2"} 2.5',
+        )
+        .replace(
+            'inference_duration_seconds_count{model="digits",version="2"} 50.0',
+            'inference_duration_seconds_count{model="digits",version="2"} 100.0',
+        )
+        .replace('batch_size_sum{model="digits",version="2"} 100.0', 'batch_size_sum{model="digits",version="2"} 300.0')
+        .replace(
+            'batch_size_count{model="digits",version="2"} 50.0', 'batch_size_count{model="digits",version="2"} 100.0'
+        )
+    )
+    f = between(parse(METRICS_BEFORE), parse(after), "digits", "2")
+    assert f.requests == 200  # version 1's counter is not counted
+    assert f.queue_ms == pytest.approx(2.0)  # 0.4 s over 200 requests
+    assert f.inference_ms == pytest.approx(10.0)  # 0.5 s over 50 batches
+    assert f.batch_rows == pytest.approx(4.0)
+    assert f.cpu_ms_per_request == pytest.approx(10.0)  # 2 CPU seconds over 200 requests
+
+
+def test_no_process_metrics_means_no_cpu_figure():
+    text = "\n".join(line for line in METRICS_BEFORE.splitlines() if not line.startswith("process_"))
+    assert math.isnan(between(parse(text), parse(text), "digits", "2").cpu_ms_per_request)
+
+
 def test_matrix_covers_the_study():
     ids = {c.id for c in MATRIX}
     assert set(QUICK) <= ids
@@ -46,6 +117,7 @@ def test_matrix_covers_the_study():
         ("digits-large", "2"),
         ("minilm", "1"),
     }
+    assert {c.profile for c in MATRIX} == set(RATES)
 
 
 @pytest.mark.slow
@@ -60,12 +132,20 @@ def test_quick_tradeoffs_write_table_and_chart(tmp_path, loadtest):
     for r in rows:
         assert 0 < float(r["p50_ms"]) <= float(r["p95_ms"]) <= float(r["p99_ms"])
         assert float(r["rps"]) > 0 and float(r["error_rate"]) == 0
+        assert float(r["offered_rps"]) == RATES["minilm" if r["model"] == "minilm" else "digits"]
+        assert float(r["server_inference_ms"]) > 0 and float(r["cpu_ms_per_request"]) > 0
+        assert 1 <= float(r["batch_rows"]) <= 32
         assert 0.9 < float(r["quality"]) < 1 if r["quality_metric"] == "accuracy" else 0 < float(r["quality"]) < 1
         assert float(r["size_mb"]) > 0
         assert r["pareto"] in ("yes", "dominated")
+        assert r["slo"] == "met" or r["slo"].startswith("missed: ")
         assert (r["slo"] == "met") == (r["usd_per_million"] != "")
+    by = {r["config"]: r for r in rows}
+    # Server-side time tells the models apart even where client latency at this rate is mostly HTTP.
+    assert float(by["minilm-max128"]["server_inference_ms"]) > 2 * float(by["minilm-longest"]["server_inference_ms"])
     assert any(r["pareto"] == "yes" for r in rows)
     md = (out / "tradeoffs.md").read_text()
     assert md.count("\n| ") == len(rows) + 1  # header + one line per configuration
+    assert "noise margin of 10%" in md and "Open loop" in md
     assert (out / "pareto.png").read_bytes().startswith(b"\x89PNG")
     assert (out / "digits-int8" / "summary.json").exists()

@@ -111,3 +111,42 @@ def test_records_from_locust_request_event():
     )
     assert (r.model, r.status, r.latency_ms, r.error, r.ok) == ("digits", 503, 12.5, "HTTP 503", False)
     assert r.end == 1700000000.0125
+
+
+def test_preflight_refuses_a_model_whose_inputs_do_not_fit_the_profile():
+    from loadtest.payloads import DIGITS_INPUT, TEXT_INPUT
+    from loadtest.preflight import TargetError, check_fit
+
+    digits = {"inputs": [{"name": "input", "datatype": "FP32", "shape": [-1, 64]}]}
+    text = {"inputs": [{"name": "text", "datatype": "BYTES", "shape": [-1]}]}
+    check_fit("digits", "digits-large", digits, DIGITS_INPUT)
+    check_fit("minilm", "minilm", text, TEXT_INPUT)
+    wider = {"inputs": [{"name": "input", "datatype": "FP32", "shape": [-1, 784]}]}
+    for profile, model, meta, sends in [
+        ("digits", "minilm", text, DIGITS_INPUT),
+        ("minilm", "digits", digits, TEXT_INPUT),
+        ("digits", "mnist", wider, DIGITS_INPUT),
+        ("digits", "odd", {}, DIGITS_INPUT),
+    ]:
+        with pytest.raises(TargetError, match=f"--profile {profile} sends .* but model '{model}' takes"):
+            check_fit(profile, model, meta, sends)
+
+
+def test_poll_returns_the_first_answer_and_gives_up_at_the_deadline():
+    import time
+
+    from loadtest.preflight import poll
+
+    answers = iter([None, None, "ready"])
+    assert poll(lambda: next(answers), timeout=5, interval=0.01) == "ready"
+    started = time.monotonic()
+    assert poll(lambda: None, timeout=0.2, interval=0.05) is None
+    assert time.monotonic() - started < 1.0
+
+
+def test_wait_ready_stops_as_soon_as_the_server_process_is_gone():
+    from loadtest.local_server import free_port
+    from loadtest.preflight import TargetError, wait_ready
+
+    with pytest.raises(TargetError, match="server exited before it was ready"):
+        wait_ready(f"http://127.0.0.1:{free_port()}", timeout=30, alive=lambda: False)

@@ -26,7 +26,7 @@ def test_card_matches_file(models_dir, name):
 
 @pytest.mark.parametrize("name", DIGITS)
 def test_digits_accuracy_holds_and_int8_within_one_point(models_dir, name):
-    _, x_test, _, y_test = digits._split()
+    _, x_test, _, y_test = digits.split()
     measured = {v: digits.onnx_accuracy(models_dir / name / str(v) / "model.onnx", x_test, y_test) for v in (1, 2)}
     for version, accuracy in measured.items():
         assert accuracy == pytest.approx(card(models_dir, name, version)["metrics"]["accuracy"], abs=1e-4)
