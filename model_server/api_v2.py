@@ -31,7 +31,8 @@ async def server_metadata() -> dict:
     return {"name": "model_server", "version": __version__, "extensions": []}
 
 
-# Each model route also answers under /versions/{version}; without one, the highest version serves.
+# Each model route also answers under /versions/{version}; without one, the model's default version serves
+# (--default-versions, else the highest).
 # (On the unversioned path, `version` shows in the OpenAPI schema as an optional query parameter.)
 
 

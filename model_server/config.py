@@ -23,6 +23,10 @@ class Settings(BaseSettings):
         default=Path("models"), description="Folder of <name>/<version>/model.onnx + model.json."
     )
     models: str = Field(default="", description="Comma-separated model names to load; empty loads every model.")
+    default_versions: str = Field(
+        default="",
+        description="Version answering requests that name none, per model (digits=1,minilm=1); unlisted: the highest.",
+    )
     max_batch_size: int = Field(
         default=32, ge=1, le=4096, description="Rows merged into one onnxruntime run; 1 turns batching off."
     )
@@ -87,9 +91,32 @@ class Settings(BaseSettings):
             raise ValueError(f"model repository {str(path)!r} is not a folder (run `make models` to build it)")
         return path
 
+    @field_validator("default_versions")
+    @classmethod
+    def _default_versions_parse(cls, text: str) -> str:
+        parse_default_versions(text)  # the syntax here; whether the models and versions exist, once they are scanned
+        return text
+
     @property
     def model_names(self) -> list[str]:
         return [name.strip() for name in self.models.split(",") if name.strip()]
+
+    @property
+    def default_version_map(self) -> dict[str, str]:
+        return parse_default_versions(self.default_versions)
+
+
+def parse_default_versions(text: str) -> dict[str, str]:
+    """`digits=1, minilm=1` as {"digits": "1", "minilm": "1"}; a plain string, so flag and variable read alike."""
+    chosen: dict[str, str] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, equals, version = (word.strip() for word in item.partition("="))
+        if not (equals and name and version):
+            raise ValueError(f"{item!r} is not model=version (for example digits=1,minilm=1)")
+        if name in chosen:
+            raise ValueError(f"model {name!r} is given twice")
+        chosen[name] = version
+    return chosen
 
 
 @lru_cache

@@ -92,3 +92,15 @@ def scan(root: Path, only: list[str] | None = None) -> dict[str, dict[str, Model
 def default_version(versions: dict[str, Any]) -> str:
     """The highest version, numerically: Triton's 'latest' policy."""
     return max(versions, key=lambda v: (int(v) if v.isdigit() else -1, v))
+
+
+def resolve_default_versions(cards: dict[str, dict[str, Any]], chosen: dict[str, str]) -> dict[str, str]:
+    """The version that answers requests naming none, per model: the chosen one (checked), else the highest."""
+    setting = "--default-versions (MODEL_SERVER_DEFAULT_VERSIONS)"
+    for name, version in chosen.items():
+        if name not in cards:
+            raise RepositoryError(f"{setting} names model {name!r}, not loaded (loaded: {', '.join(sorted(cards))})")
+        if version not in cards[name]:
+            have = ", ".join(sorted(cards[name]))
+            raise RepositoryError(f"{setting}: model {name!r} has no version {version!r} (available: {have})")
+    return {name: chosen.get(name) or default_version(versions) for name, versions in cards.items()}

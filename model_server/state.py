@@ -12,7 +12,7 @@ from model_server.batcher import Batcher
 from model_server.config import Settings
 from model_server.errors import ModelNotFound, NotReady
 from model_server.metrics import Metrics
-from model_server.repository import ModelCard, RepositoryError, default_version, scan
+from model_server.repository import ModelCard, RepositoryError, resolve_default_versions, scan
 from model_server.runtime import OnnxModel, build_model, session_options
 from model_server.threads import available_cpus
 
@@ -24,6 +24,8 @@ class ServerState:
         self.settings = settings
         self.metrics = Metrics()
         self.cards = scan(settings.model_repository, settings.model_names)  # fails fast on a bad repository
+        # Fixed for the process's life: a Deployment changes it with a rollout (a new ReplicaSet), not at run time.
+        self.default_versions = resolve_default_versions(self.cards, settings.default_version_map)
         self.intra_op_threads = settings.intra_op_threads or available_cpus()
         options = session_options(self.intra_op_threads, settings.inter_op_threads, settings.graph_optimization)
         self.models: dict[tuple[str, str], OnnxModel] = {
@@ -65,6 +67,7 @@ class ServerState:
             self.intra_op_threads,
             s.inter_op_threads,
         )
+        log.info("requests without a version go to %s", ", ".join(f"{m}={v}" for m, v in self.default_versions.items()))
         loop = asyncio.get_running_loop()
         for (name, version), model in self.models.items():
             try:
@@ -86,7 +89,7 @@ class ServerState:
         versions = self.cards.get(name)
         if versions is None:
             raise ModelNotFound(f"model {name!r} not found (available: {', '.join(sorted(self.cards))})")
-        version = version or default_version(versions)
+        version = version or self.default_versions[name]
         if version not in versions:
             raise ModelNotFound(f"model {name!r} has no version {version!r} (available: {', '.join(sorted(versions))})")
         return versions[version]

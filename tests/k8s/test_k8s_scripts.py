@@ -31,6 +31,7 @@ def test_script_parses_and_is_strict(script: Path) -> None:
         ["scripts/k8s-cluster.sh", "up"],
         ["scripts/k8s-cluster.sh", "down"],
         ["scripts/k8s-chaos.sh"],
+        ["scripts/k8s-rollout.sh"],
         ["scripts/k8s-loadtest.sh"],
         ["scripts/k8s-hpa-watch.sh", "/dev/null", "5"],
     ],
