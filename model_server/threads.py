@@ -1,4 +1,7 @@
-"""How many CPUs this process may use: the cgroup CPU quota (v2 or v1) and the affinity mask, not the host's cores."""
+"""How many CPUs this process may use: the cgroup CPU quota (v2 or v1) and the affinity mask, not the host's cores.
+
+Linux has both; macOS has neither (no `os.sched_getaffinity`, no /sys/fs/cgroup), so there it is the CPU count.
+"""
 
 import math
 import os
@@ -16,14 +19,21 @@ def cgroup_cpu_quota(root: Path = CGROUP_ROOT) -> float | None:
     for v1 in (root / "cpu", root / "cpu,cpuacct", root):
         quota_file, period_file = v1 / "cpu.cfs_quota_us", v1 / "cpu.cfs_period_us"
         if quota_file.is_file() and period_file.is_file():
-            quota = int(quota_file.read_text())
-            return None if quota <= 0 else quota / int(period_file.read_text())
+            v1_quota = int(quota_file.read_text())
+            return None if v1_quota <= 0 else v1_quota / int(period_file.read_text())
     return None
+
+
+def usable_cores() -> list[int]:
+    """The core ids this process may run on (sorted); on a system without affinity masks, all of them."""
+    if hasattr(os, "sched_getaffinity"):
+        return sorted(os.sched_getaffinity(0))
+    return list(range(os.cpu_count() or 1))
 
 
 def available_cpus(root: Path = CGROUP_ROOT) -> int:
     """Whole CPUs usable: the affinity mask, capped by the cgroup quota rounded up, at least 1."""
-    cpus = len(os.sched_getaffinity(0))
+    cpus = len(usable_cores())
     quota = cgroup_cpu_quota(root)
     if quota is not None:
         cpus = min(cpus, math.ceil(quota))

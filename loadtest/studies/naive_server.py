@@ -7,20 +7,21 @@ so the benchmark compares only the serving strategy.
     python -m loadtest.studies.naive_server --model-repository models --model minilm --port 8001
 """
 
-import argparse
 from pathlib import Path
+from typing import Annotated
 
+import typer
 import uvicorn
 from fastapi import FastAPI
 
 from model_server.protocol import InferRequest, infer_response, request_arrays, requested_outputs
-from model_server.repository import default_version, scan
+from model_server.repository import RepositoryError, default_version, scan
 from model_server.responses import JSONResponse
 from model_server.runtime import build_model, session_options
 
 
-def create_app(model_repository, model_name: str, threads: int) -> FastAPI:
-    versions = scan(Path(model_repository), [model_name])[model_name]
+def create_app(model_repository: Path, model_name: str, threads: int) -> FastAPI:
+    versions = scan(model_repository, [model_name])[model_name]
     card = versions[default_version(versions)]
     model = build_model(card, session_options(threads, 1, "all"))
     model.load()
@@ -32,7 +33,12 @@ def create_app(model_repository, model_name: str, threads: int) -> FastAPI:
 
     @app.get("/v2/models/{name}")
     def metadata(name: str) -> dict:
-        return {"name": card.name, "versions": [card.version]}
+        return {
+            "name": card.name,
+            "versions": [card.version],
+            "inputs": [spec.as_dict() for spec in card.inputs],
+            "outputs": [spec.as_dict() for spec in card.outputs],
+        }
 
     @app.post("/v2/models/{name}/infer")
     def infer(name: str, body: InferRequest) -> JSONResponse:
@@ -42,21 +48,24 @@ def create_app(model_repository, model_name: str, threads: int) -> FastAPI:
     return app
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(
-        prog="python -m loadtest.studies.naive_server",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("--model-repository", default="models")
-    parser.add_argument("--model", required=True, help="model name; its highest version is served")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8001)
-    parser.add_argument("--threads", type=int, default=1, help="onnxruntime intra-op threads")
-    args = parser.parse_args()
-    app = create_app(args.model_repository, args.model, args.threads)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+def main(
+    model: Annotated[str, typer.Option(help="Model name; its highest version is served")],
+    model_repository: Annotated[Path, typer.Option(help="Model repository built by `make models`")] = Path("models"),
+    host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="TCP port")] = 8001,
+    threads: Annotated[int, typer.Option(min=1, max=256, help="onnxruntime intra-op threads")] = 1,
+) -> None:
+    """Serve one model the naive way (no queue, no batching): the benchmark's baseline."""
+    try:
+        app = create_app(model_repository, model, threads)
+    except RepositoryError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    uvicorn.run(app, host=host, port=port, log_level="warning")
 
 
 if __name__ == "__main__":
-    main()
+    # Plain (click) help, as `python -m loadtest` has: typer's rich help shows every flag as "<bool>".
+    cli = typer.Typer(add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None)
+    cli.command()(main)
+    cli()

@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from model_server.threads import available_cpus, cgroup_cpu_quota
+from model_server.threads import available_cpus, cgroup_cpu_quota, usable_cores
 
 
 def test_v2_quota(tmp_path):
@@ -34,9 +34,19 @@ def test_v1_unlimited(tmp_path):
 
 
 def test_available_cpus_rounds_quota_up_and_caps_at_affinity(tmp_path):
-    cores = len(os.sched_getaffinity(0))
+    cores = len(usable_cores())
     (tmp_path / "cpu.max").write_text("50000 100000\n")
     assert available_cpus(tmp_path) == 1
     (tmp_path / "cpu.max").write_text(f"{(cores + 4) * 100000} 100000\n")
     assert available_cpus(tmp_path) == cores
     assert available_cpus(tmp_path / "missing") == cores
+
+
+def test_without_affinity_api_as_on_macos(tmp_path, monkeypatch):
+    """macOS has no os.sched_getaffinity: the CPU count stands in for the mask, the quota still caps it."""
+    monkeypatch.delattr(os, "sched_getaffinity")
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    assert usable_cores() == list(range(8))
+    assert available_cpus(tmp_path / "missing") == 8
+    (tmp_path / "cpu.max").write_text("200000 100000\n")
+    assert available_cpus(tmp_path) == 2
