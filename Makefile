@@ -56,9 +56,11 @@ lint: $(VENV)/.installed ## Static checks: ruff (lint + format check) and mypy o
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
+# Extra bench-server flags, e.g. BENCH_ARGS="--models minilm --repeats 3"
+BENCH_ARGS ?=
 .PHONY: bench-server
-bench-server: models ## Benchmark: server vs raw onnxruntime vs naive baseline, batching on/off -> results/bench/server.json
-	$(PY) -m loadtest.studies.bench_server --model-repository $(MODELS_DIR) --out $(RESULTS)/bench/server.json
+bench-server: models ## Benchmark: server vs raw onnxruntime vs naive baseline: p50, p99, ratios -> results/bench/server.json
+	$(PY) -m loadtest bench-server --model-repository $(MODELS_DIR) --out $(RESULTS)/bench/server.json $(BENCH_ARGS)
 
 ##@ Containers
 
@@ -91,8 +93,12 @@ wheelhouse/.built: pyproject.toml $(VENV)/.installed
 	scripts/wheelhouse.sh $(PY) wheelhouse
 
 .PHONY: image
-image: models ## Build the server image; offline path when OFFLINE=1 or no registry answers (says which)
+image: models ## Build the server image (MODELS="digits minilm" baked by default, "all" for every model); offline path when OFFLINE=1 or no registry answers
 	$(DOCKER_ENV) scripts/docker-image.sh $(IMAGE)
+
+.PHONY: image-report
+image-report: image ## Measure the image: layer sizes, largest folders, setuid files, start-to-ready x3 -> results/image/report.json
+	$(DOCKER_ENV) scripts/docker-image-report.sh $(IMAGE) $(RESULTS)/image/report.json
 
 .PHONY: lint-docker
 lint-docker: $(VENV)/.installed ## hadolint the Dockerfiles; validate docker-compose.yml against the Compose spec
@@ -124,11 +130,11 @@ compose-loadtest: compose-up ## Compose: Locust master + 2 workers (profile load
 	$(DOCKER_ENV) scripts/compose.sh loadtest
 
 .PHONY: compose-scale
-compose-scale: image ## Same bounded load at each count in REPLICAS (default "1 2 3"): table + PNG in results/compose-scale/
+compose-scale: image ## Same bounded load at each count in REPLICAS (default "1 2 3") in a stack of its own (yours stays as it is): table + PNG in results/compose-scale/
 	$(DOCKER_ENV) scripts/compose-scale.sh $(if $(filter command line environment,$(origin REPLICAS)),$(REPLICAS),1 2 3)
 
 .PHONY: rolling-restart
-rolling-restart: image ## Under steady load, restart replicas one at a time with SIGTERM; fails on any failed request
+rolling-restart: image ## Under steady load, restart replicas one at a time with SIGTERM (a running stack stays up); fails on any failed request
 	$(DOCKER_ENV) scripts/rolling-restart.sh $(REPLICAS)
 
 .PHONY: test-docker
@@ -162,5 +168,92 @@ size-study: ## Model size study: hidden width and magnitude pruning against accu
 	$(PY) -m loadtest size-study $(if $(QUICK),--quick) --out $(RESULTS)/size-study
 
 .PHONY: capacity
-capacity: ## Replicas and HPA target utilization for TARGET_RPS, given PER_REPLICA_RPS measured at the SLO and HEADROOM
+capacity: $(VENV)/.installed ## Replicas and the HPA CPU target that settles on them for TARGET_RPS, given PER_REPLICA_RPS at the SLO and HEADROOM
 	$(PY) -m loadtest capacity --per-replica-rps $(PER_REPLICA_RPS) --target-rps $(TARGET_RPS) --headroom $(HEADROOM)
+
+HPA_FILE ?= k8s/base/hpa.yaml
+HPA_LOAD ?= labs/05-autoscale/step-load.csv
+HPA_CAPACITY_RPS ?= 100
+
+.PHONY: hpa-whatif
+hpa-whatif: $(VENV)/.installed ## HPA what-if: the replica timeline of HPA_FILE for HPA_LOAD at HPA_CAPACITY_RPS per replica (100% CPU) -> results/hpa-whatif/
+	$(PY) -m loadtest hpa --hpa $(HPA_FILE) --capacity-rps $(HPA_CAPACITY_RPS) --load $(HPA_LOAD) --out $(RESULTS)/hpa-whatif
+
+##@ Kubernetes
+
+KIND ?= kind
+KUBECTL ?= $(if $(wildcard $(VENV)/bin/kubectl),$(VENV)/bin/kubectl,kubectl)
+KIND_CLUSTER ?= ai-hosting-labs
+K8S_OVERLAY ?= k8s/overlays/kind
+K8S_USERS ?= 40
+K8S_DURATION ?= 240
+HPA_WATCH_SECONDS ?= 300
+K8S_ENV = KIND=$(KIND) KUBECTL=$(KUBECTL) KIND_CLUSTER=$(KIND_CLUSTER) IMAGE=$(IMAGE) PYTHON=$(PY) RESULTS=$(RESULTS)
+
+.PHONY: k8s-tools cluster-up deploy k8s-loadtest hpa-watch chaos rollout cluster-down k8s-podspec k8s-check test-k8s doctor
+k8s-tools: ## Check that kind, kubectl and docker are installed (says how to install the missing one)
+	@$(K8S_ENV) bash -c 'source scripts/k8s-lib.sh && need kind kubectl docker'
+cluster-up: ## kind cluster (1 control-plane + 2 workers, NodePort 30080 on 127.0.0.1) + metrics-server; waits for `kubectl top nodes`
+	$(K8S_ENV) scripts/k8s-cluster.sh up
+deploy: k8s-tools image ## Build the image, kind load it, apply k8s/overlays/kind with its tag, wait for the rollout
+	$(K8S_ENV) scripts/k8s-deploy.sh
+k8s-loadtest: ## Bounded Locust step load (K8S_USERS, K8S_DURATION) through the NodePort, HPA recorded alongside -> results/k8s-loadtest/
+	$(K8S_ENV) USERS=$(K8S_USERS) DURATION=$(K8S_DURATION) scripts/k8s-loadtest.sh
+hpa-watch: ## Record HPA desired/current replicas, CPU % and ready pods every 5 s for HPA_WATCH_SECONDS -> results/hpa-watch.csv
+	$(K8S_ENV) scripts/k8s-hpa-watch.sh $(RESULTS)/hpa-watch.csv $(HPA_WATCH_SECONDS) 5
+chaos: ## Delete a model-server pod under load: failed requests and time to recover (fails on any failed request)
+	$(K8S_ENV) scripts/k8s-chaos.sh
+rollout: k8s-tools ## Roll digits from model version 1 to 2 (DIGITS_VERSION) under load: zero failed requests, then version 2 answers
+	$(K8S_ENV) scripts/k8s-rollout.sh
+cluster-down: ## Delete the kind cluster
+	$(K8S_ENV) scripts/k8s-cluster.sh down
+k8s-check: $(VENV)/.installed ## Offline: render every overlay, validate strictly, run the policy checks (no cluster needed)
+	$(PY) -m grader.doctor --manifests-only
+k8s-podspec: image ## Offline: run the rendered pod spec under Docker as the kubelet would (probes, drain, grace period)
+	$(PY) -m grader.podspec --overlay $(K8S_OVERLAY) --image $(IMAGE)
+test-k8s: models ## Only the Kubernetes tests (offline + pod spec under Docker; kind tests skip without kind)
+	$(PY) -m pytest tests/k8s tests/kind $(PYTEST_ARGS)
+doctor: $(VENV)/.installed ## Diagnose the classic pitfalls (tools, metrics-server, requests, images, threads, port-forward), each with its fix
+	$(PY) -m grader.doctor
+
+##@ Grading
+
+LAB ?= 00
+SUBMISSIONS ?= submissions
+GRADES ?= $(RESULTS)/grades
+STUDENT_EDITION ?= build/student-edition
+JOBS ?= 2
+
+.PHONY: check grade release gradescope bench-grader
+check: $(VENV)/.installed ## Grade this working tree for lab LAB (make check LAB=02); exit 0 only when every required check passes
+	$(PY) -m grader check $(LAB)
+grade: $(VENV)/.installed ## Batch-grade SUBMISSIONS (folders, git repos, .zip, .tar.gz) for LAB -> GRADES (gradebook.csv, feedback, summary)
+	$(PY) -m grader grade $(SUBMISSIONS) --lab $(LAB) --jobs $(JOBS) --out $(GRADES)
+release: $(VENV)/.installed ## Student edition in STUDENT_EDITION (solution regions -> TODO lines; fails on any surviving solution line)
+	$(PY) -m grader release --out $(STUDENT_EDITION)
+gradescope: $(VENV)/.installed ## Student edition + one Gradescope autograder zip per lab in STUDENT_EDITION-instructor/
+	$(PY) -m grader release --out $(STUDENT_EDITION) --gradescope
+bench-grader: $(VENV)/.installed ## Benchmark: static grading of 100 generated submissions -> results/bench/grader.json
+	$(PY) -m grader.bench --count 100 --jobs $(JOBS) --out $(RESULTS)/bench/grader.json
+
+##@ Labs
+
+.PHONY: lab-00 lab-01 lab-02 lab-03 lab-04 lab-05 lab-06 lab-07 e2e
+lab-00: $(VENV)/.installed ## Lab 00 concepts: make doctor, then grade the quiz answers
+	PYTHON=$(PY) scripts/lab.sh 00
+lab-01: models ## Lab 01 serve: local server, the stdlib client, where one request's time goes; then grade
+	PYTHON=$(PY) scripts/lab.sh 01
+lab-02: models ## Lab 02 containerize: build, run at --cpus 1 and 2 (thread count), stop with a drain; then grade
+	PYTHON=$(PY) scripts/lab.sh 02
+lab-03: models ## Lab 03 Compose: scaling curve 1-3 replicas, rolling restart (QUICK=1: 2 replicas, 5 s); then grade
+	PYTHON=$(PY) scripts/lab.sh 03
+lab-04: models ## Lab 04 Kubernetes: render + validate, pod spec under Docker; deploy/chaos/rollout when kind runs
+	PYTHON=$(PY) scripts/lab.sh 04
+lab-05: models ## Lab 05 autoscale: HPA what-if prediction; step load + predicted-vs-observed plot when kind runs
+	PYTHON=$(PY) scripts/lab.sh 05
+lab-06: models ## Lab 06 measure: load test against labs/06-measure/slo.yaml, 3 trials (QUICK=1: 1 short trial)
+	PYTHON=$(PY) scripts/lab.sh 06
+lab-07: models ## Lab 07 optimize: the trade-off study (QUICK=1: CI subset), then grade decision.md
+	PYTHON=$(PY) scripts/lab.sh 07
+e2e: models ## Every lab this machine can run (quick variants) + the student edition must fail; timing table
+	PYTHON=$(PY) scripts/e2e.sh

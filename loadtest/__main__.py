@@ -6,6 +6,7 @@ Locust (and so gevent's monkey-patching) is imported only by the commands that g
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 from pathlib import Path
@@ -20,6 +21,9 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Plain (click) help: typer's rich help prints every flag, --help included, as "<bool>", as if it took a value.
+    rich_markup_mode=None,
+    context_settings={"max_content_width": 120},
 )
 
 EXIT_SLO = 1
@@ -39,6 +43,8 @@ def _patch_first() -> None:
 def _pin(cpus: str | None) -> None:
     """Pins this process (the load generator) to the given cores, e.g. '1'."""
     if cpus:
+        if not hasattr(os, "sched_setaffinity"):  # macOS has no CPU affinity API
+            _fail(f"--cpus {cpus!r}: pinning is not available on {sys.platform}; run without --cpus")
         try:
             os.sched_setaffinity(0, {int(c) for c in cpus.split(",")})
         except (ValueError, OSError) as exc:
@@ -60,14 +66,22 @@ def run(
     v2_weight: Annotated[int, typer.Option(min=0, help="Weight of v2 infer requests")] = 3,
     v1_weight: Annotated[int, typer.Option(min=0, help="Weight of v1 predict requests")] = 1,
     think_time: Annotated[float, typer.Option(min=0, help="Seconds each user waits between requests")] = 0.0,
+    rate: Annotated[
+        float,
+        typer.Option(min=0, help="Open loop: requests/s in all at peak users, each user paced (0: closed loop)"),
+    ] = 0.0,
     warmup: Annotated[float, typer.Option(min=0, max=300, help="Seconds of load before measuring (discarded)")] = 0.0,
     replicas: Annotated[Path | None, typer.Option(help="CSV time,replicas to chart replicas over time")] = None,
     slo: Annotated[Path | None, typer.Option(help="SLO file (default: the packaged slo.yaml)")] = None,
     no_slo: Annotated[bool, typer.Option("--no-slo", help="Do not gate on an SLO")] = False,
-    trials: Annotated[int, typer.Option(min=1, max=9, help="Repeat the run; judge the median of each metric")] = 1,
+    trials: Annotated[
+        int, typer.Option(min=1, max=9, help="Repeat the run N times (N odd); judge the median trial of each metric")
+    ] = 1,
     cpus: Annotated[str | None, typer.Option(help="Pin the load generator to these cores, e.g. 1")] = None,
 ) -> None:
     """Run a bounded headless Locust load, write the results folder and gate on the SLO."""
+    if trials % 2 == 0:
+        _fail(f"--trials must be odd (1, 3, 5...), got {trials}: the gate judges the middle trial of each metric")
     _patch_first()
     from loadtest import preflight, report, runner
     from loadtest import slo as slo_mod
@@ -75,8 +89,8 @@ def run(
     _pin(cpus)
     try:
         objectives = None if no_slo else slo_mod.Slo.load(slo)
-    except (OSError, ValueError) as exc:
-        _fail(f"SLO file: {exc}")
+    except ValueError as exc:
+        _fail(f"SLO file {exc}")
     summaries = []
     for trial in range(1, trials + 1):
         trial_out = out / f"trial-{trial}" if trials > 1 else out
@@ -94,6 +108,7 @@ def run(
             v2_weight=v2_weight,
             v1_weight=v1_weight,
             think_time=think_time,
+            rate=rate,
             warmup=warmup,
             replicas_csv=replicas,
             meta={"trial": trial},
@@ -107,33 +122,34 @@ def run(
         report.print_summary(summaries[-1])
         if not summaries[-1]["total"]["requests"]:
             _fail("no request completed during the run", EXIT_SLO)
-    if objectives is None:
-        return
-    measured = slo_mod.median_metrics(summaries)
-    rule = "single run" if trials == 1 else f"median of {trials} trials per metric"
-    checks = slo_mod.evaluate(objectives, measured)
-    report.print_checks(checks, rule)
-    verdict = {
-        "rule": rule,
-        "measured": measured,
-        "passed": all(c.passed for c in checks),
-        "checks": [c.__dict__ for c in checks],
-    }
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "slo.json").write_text(json.dumps(verdict, indent=2) + "\n")
-    if not verdict["passed"]:
+    passed = True
+    if objectives is not None:
+        measured = slo_mod.median_metrics(summaries)
+        rule = "single run" if trials == 1 else f"median of {trials} trials per metric"
+        checks = slo_mod.evaluate(objectives, measured)
+        report.print_checks(checks, rule)
+        passed = all(c.passed for c in checks)
+        verdict = {"rule": rule, "measured": measured, "passed": passed, "checks": [c.__dict__ for c in checks]}
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "slo.json").write_text(json.dumps(verdict, indent=2) + "\n")
+    for s in summaries:  # never a pass, with or without an SLO
+        total = s["total"]
+        if total["failures"] == total["requests"]:
+            worst = next(iter(total["errors"]))
+            _fail(f"every request failed ({total['requests']} of {total['requests']}, mostly {worst})", EXIT_SLO)
+    if not passed:
         raise typer.Exit(EXIT_SLO)
 
 
 @app.command()
 def capacity(
     per_replica_rps: Annotated[float, typer.Option(help="Throughput one replica sustains within the SLO")],
-    target_rps: Annotated[float, typer.Option(help="Load to serve")],
+    target_rps: Annotated[float, typer.Option(help="Load to serve (> 0)")],
     headroom: Annotated[float, typer.Option(help="Share of each replica's SLO capacity kept free, 0..1")] = 0.3,
     cpu_at_slo: Annotated[float, typer.Option(help="CPU use (% of request) of a replica at per-replica-rps")] = 100.0,
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
 ) -> None:
-    """Replicas needed for a target load, and the HPA target utilization that matches them."""
+    """Replicas for a target load, and the HPA CPU target that settles on them (checked with the HPA what-if)."""
     try:
         p = capacity_mod.plan(per_replica_rps, target_rps, headroom, cpu_at_slo)
     except ValueError as exc:
@@ -142,12 +158,68 @@ def capacity(
         typer.echo(json.dumps(p.as_dict(), indent=2))
         return
     typer.echo(
-        f"replicas needed:          {p.replicas}  (ceil({target_rps:g} / ({per_replica_rps:g} x (1 - {headroom:g}))))"
+        f"replicas for the headroom: {p.replicas_for_headroom}  "
+        f"(ceil({target_rps:g} / ({per_replica_rps:g} x (1 - {headroom:g}))))"
     )
-    typer.echo(f"HPA target utilization:   {p.hpa_target_utilization}%  ({cpu_at_slo:g}% at SLO x (1 - {headroom:g}))")
     typer.echo(
-        f"load per replica:         {p.load_per_replica_rps:.1f} rps  (expected utilization {p.expected_utilization:.0f}%)"
+        f"HPA target utilization:    {p.hpa_target_utilization}%  "
+        f"(at most {cpu_at_slo:g}% at SLO x (1 - {headroom:g}), rounded up)"
     )
+    settle = "the same" if p.replicas == p.replicas_for_headroom else "the nearest count the HPA stops on"
+    typer.echo(f"replicas the HPA settles on at {target_rps:g} rps: {p.replicas}  ({settle})")
+    typer.echo(
+        f"load per replica:          {p.load_per_replica_rps:.1f} rps  "
+        f"(expected utilization {p.expected_utilization:.0f}%)"
+    )
+    typer.echo(f"what-if: python -m loadtest hpa --hpa FILE --capacity-rps {p.capacity_rps!r} --load FILE.csv")
+
+
+@app.command()
+def hpa(
+    hpa_file: Annotated[
+        Path, typer.Option("--hpa", help="YAML with one autoscaling/v2 HorizontalPodAutoscaler (alone or rendered)")
+    ],
+    capacity_rps: Annotated[
+        float, typer.Option(help="Requests per second one replica serves at 100% of its CPU request")
+    ],
+    load: Annotated[
+        Path, typer.Option(help="CSV with columns t,rps: seconds, requests per second (piecewise constant)")
+    ],
+    start_replicas: Annotated[int | None, typer.Option(help="Replicas at t=0  [default: minReplicas]")] = None,
+    pod_ready_s: Annotated[float, typer.Option(help="Seconds from a pod's creation to ready")] = 20.0,
+    sync_s: Annotated[float, typer.Option(help="Controller sync period in seconds")] = 15.0,
+    json_out: Annotated[bool, typer.Option("--json", help='Print {"syncs": [...]} instead of the table')] = False,
+    out: Annotated[Path | None, typer.Option(help="Folder for hpa-whatif.csv, .json and .png")] = None,
+) -> None:
+    """HPA what-if: the replica timeline the Kubernetes HPA controller would produce for a load profile."""
+    from loadtest import hpa as hpa_mod
+    from loadtest import hpa_report
+
+    try:
+        autoscaler = hpa_mod.load_hpa(hpa_file)
+        profile = hpa_mod.read_load(load)
+        if not (math.isfinite(capacity_rps) and capacity_rps > 0):
+            raise hpa_mod.HpaError(f"--capacity-rps must be a finite number > 0, got {capacity_rps}")
+        if not (math.isfinite(sync_s) and sync_s > 0) or not (math.isfinite(pod_ready_s) and pod_ready_s >= 0):
+            raise hpa_mod.HpaError("--sync-s must be > 0 and --pod-ready-s >= 0 (finite seconds)")
+        if start_replicas is not None and start_replicas < 1:
+            raise hpa_mod.HpaError(f"--start-replicas must be >= 1, got {start_replicas}")
+        syncs = hpa_mod.simulate(autoscaler, profile, capacity_rps, start_replicas, pod_ready_s, sync_s)
+    except hpa_mod.HpaError as exc:
+        _fail(str(exc))
+    if json_out:
+        typer.echo(hpa_report.as_json(syncs))
+    else:
+        start = autoscaler.min_replicas if start_replicas is None else start_replicas
+        lines = hpa_report.describe(autoscaler, capacity_rps, pod_ready_s, sync_s)
+        lines += ["", *hpa_report.table(syncs), "", *hpa_report.decisions(syncs, start)]
+        typer.echo("\n".join(lines))
+    if out is not None:
+        title = (
+            f"HPA {autoscaler.name} what-if: {hpa_file.name}, {load.name}, {capacity_rps:g} rps per replica at 100% CPU"
+        )
+        for path in hpa_report.write(out, syncs, autoscaler, title):
+            typer.echo(f"wrote {path}", err=json_out)
 
 
 @app.command()
@@ -171,13 +243,18 @@ def tradeoffs(
     quick: Annotated[bool, typer.Option("--quick", help="A ~2 minute subset for CI")] = False,
     duration: Annotated[float | None, typer.Option(min=2, max=300, help="Seconds of load per configuration")] = None,
     only: Annotated[str | None, typer.Option(help="Comma-separated configuration ids to run")] = None,
-    repeats: Annotated[int, typer.Option(min=1, max=9, help="Interleaved repeats; the table shows medians")] = 1,
+    repeats: Annotated[
+        int, typer.Option(min=1, max=9, help="Interleaved repeats; the table shows medians (even: mean of middle two)")
+    ] = 1,
     usd_per_vcpu_hour: Annotated[float, typer.Option(help="Price of one vCPU for one hour, in dollars")] = 0.04,
     target_rps: Annotated[float, typer.Option(help="Load the cost estimate is for")] = 1000.0,
     headroom: Annotated[float, typer.Option(help="Capacity headroom for the cost estimate")] = 0.3,
     slo: Annotated[Path | None, typer.Option(help="SLO file (default: the packaged slo.yaml)")] = None,
+    noise_margin: Annotated[
+        float, typer.Option(help="Relative p95/cost difference treated as a tie when marking dominated ones")
+    ] = 0.1,
 ) -> None:
-    """Measure the optimization matrix; write table (CSV, Markdown) and Pareto chart."""
+    """Measure the optimization matrix at a fixed arrival rate; write table (CSV, Markdown) and Pareto chart."""
     _patch_first()
     from loadtest import slo as slo_mod
     from loadtest.studies import tradeoffs as tradeoffs_mod
@@ -196,6 +273,7 @@ def tradeoffs(
                 target_rps=target_rps,
                 headroom=headroom,
                 slo=objectives,
+                noise_margin=noise_margin,
             )
         )
     except ValueError as exc:
@@ -211,6 +289,28 @@ def size_study(
     from loadtest.studies import size_study as size_study_mod
 
     size_study_mod.run(out, quick)
+
+
+@app.command("bench-server")
+def bench_server(
+    model_repository: Annotated[Path, typer.Option(help="Model repository built by `make models`")] = Path("models"),
+    out: Annotated[Path, typer.Option(help="JSON results file")] = Path("results/bench/server.json"),
+    models: Annotated[str, typer.Option(help="Comma-separated model names")] = "minilm,digits",
+    users: Annotated[int, typer.Option(min=1, max=256, help="Concurrent closed-loop clients")] = 32,
+    duration: Annotated[float, typer.Option(min=1, max=300, help="Seconds of measured load per server run")] = 15,
+    warmup: Annotated[float, typer.Option(min=0, max=60, help="Seconds of load before measuring")] = 3,
+    batch: Annotated[int, typer.Option(min=1, max=4096, help="Max batch size, and the raw loop's batch")] = 32,
+    repeats: Annotated[int, typer.Option(min=1, max=9, help="Interleaved repeats; the table shows medians")] = 1,
+) -> None:
+    """Server vs raw onnxruntime vs a naive server, batching on/off: rows/s, p50, p99, ratios (JSON + table)."""
+    _patch_first()
+    from loadtest.studies import bench_server as bench_mod
+
+    bench = bench_mod.Bench(model_repository, out, users, duration, warmup, batch, repeats)
+    try:
+        raise typer.Exit(bench_mod.main(bench, models.split(",")))
+    except ValueError as exc:
+        _fail(str(exc))
 
 
 if __name__ == "__main__":

@@ -28,6 +28,8 @@ def answers(
     ctx: Context, quiz: str = "labs/00-concepts/quiz.yaml", answers: str = "labs/00-concepts/answers.yaml"
 ) -> Verdict:
     given = ctx.yaml(answers)
+    if given is None:  # the student edition: only comments and the TODO line
+        given = {}
     if not isinstance(given, dict):
         raise Fail(f"{answers} must be a mapping like `q01: b`, one line per question; found {type(given).__name__}")
     parts: dict[str, list[str]] = {}

@@ -15,9 +15,14 @@ from prometheus_client.parser import text_string_to_metric_families
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 
-def scrape(base_url: str, timeout: float = 5.0) -> Samples:
-    with urllib.request.urlopen(f"{base_url.rstrip('/')}/metrics", timeout=timeout) as resp:
-        return parse(resp.read().decode())
+def scrape(base_url: str, timeout: float = 15.0) -> Samples:
+    """/metrics parsed; a server still busy with the end of a run may take seconds to answer, hence the timeout."""
+    url = f"{base_url.rstrip('/')}/metrics"
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:
+            return parse(resp.read().decode())
+    except (OSError, TimeoutError) as exc:  # URLError is an OSError
+        raise ValueError(f"could not read {url} within {timeout:g} s: {exc}") from None
 
 
 def parse(text: str) -> Samples:

@@ -1,0 +1,79 @@
+"""Lab 05: the predicted replica timeline next to the one recorded on kind, in one plot.
+
+    python labs/05-autoscale/compare.py                                  # the defaults below
+    python labs/05-autoscale/compare.py --observed results/hpa-watch.csv --out results/labs/05/compare.png
+
+--prediction is the what-if tool's --json output; --observed is the CSV of `make hpa-watch` / `make k8s-loadtest`
+(time,replicas,desired,current,ready,cpu_utilization, epoch seconds). Both start at their own t=0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+
+
+def predicted(path: Path) -> list[tuple[float, int]]:
+    syncs = json.loads(path.read_text())["syncs"]
+    return [(float(s["t"]), int(s["replicas"])) for s in syncs]
+
+
+def observed(path: Path) -> tuple[list[tuple[float, int]], list[tuple[float, int]]]:
+    """(replicas over time, ready pods over time), seconds since the first row."""
+    with path.open() as f:
+        rows = [r for r in csv.DictReader(f) if r.get("replicas")]
+    if not rows:
+        raise ValueError(f"{path} has no rows with a replica count")
+    t0 = float(rows[0]["time"])
+    replicas = [(float(r["time"]) - t0, int(r["replicas"])) for r in rows]
+    ready = [(float(r["time"]) - t0, int(r["ready"])) for r in rows if r.get("ready")]
+    return replicas, ready
+
+
+def summary(name: str, series: list[tuple[float, int]]) -> str:
+    start, peak = series[0][1], max(r for _, r in series)
+    at_peak = next(t for t, r in series if r == peak)
+    back = next((t for t, r in series if t > at_peak and r <= start), None)
+    down = f"back to {start} at {back:.0f} s" if back is not None else f"still {series[-1][1]} at the end"
+    return f"{name}: {start} -> peak {peak} replicas at {at_peak:.0f} s, {down}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--prediction", type=Path, default=Path("labs/05-autoscale/prediction.json"))
+    parser.add_argument("--observed", type=Path, default=Path("results/k8s-loadtest/hpa.csv"))
+    parser.add_argument("--out", type=Path, default=Path("results/labs/05/compare.png"))
+    args = parser.parse_args(argv)
+    try:
+        plan = predicted(args.prediction)
+        seen, ready = observed(args.observed)
+    except (OSError, KeyError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    fig, ax = plt.subplots(figsize=(9, 4))
+    ax.step(*zip(*plan, strict=True), where="post", label="predicted replicas (what-if)", color="tab:green")
+    ax.step(*zip(*seen, strict=True), where="post", label="observed replicas (kind)", color="tab:orange")
+    if ready:
+        ax.step(*zip(*ready, strict=True), where="post", label="observed ready pods", color="tab:orange", ls="--")
+    ax.set(xlabel="seconds since start", ylabel="pods", title="HPA: predicted against observed")
+    ax.set_ylim(bottom=0)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(args.out, dpi=100, bbox_inches="tight")
+    print(summary("predicted", plan))
+    print(summary("observed ", seen))
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,79 @@
+"""The lessons against the code: every lab has the required sections, and every make target, script,
+`python -m` command and repository path a lesson names exists. Catches docs drifting from code."""
+
+import re
+import subprocess
+import sys
+from functools import cache
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+LAB_DIRS = [
+    "00-concepts",
+    "01-serve",
+    "02-containerize",
+    "03-compose",
+    "04-kubernetes",
+    "05-autoscale",
+    "06-measure",
+    "07-optimize",
+]
+SECTIONS = ("goal", "steps", "checkpoint", "troubleshooting", "reflection")
+DOCS = [ROOT / "labs" / d / "README.md" for d in LAB_DIRS] + [ROOT / "labs" / "INSTRUCTORS.md"]
+# Inline code spans and fenced blocks: commands are only taken from there, never from prose.
+CODE = re.compile(r"```[a-z]*\n(.*?)```|`([^`\n]+)`", re.DOTALL)
+MAKE = re.compile(r"(?:^|[\s;&|(])make\s+((?:-\S+\s+)*)([a-z][a-z0-9-]*)(?=[\s`;)]|$)", re.MULTILINE)
+PYTHON_M = re.compile(r"python -m ([a-z_.]*[a-z_])(?:[ \t]+([a-z][a-z-]*))?")
+SCRIPT = re.compile(r"\bscripts/[\w.-]+\.(?:sh|py)\b")
+REPO_PATH = re.compile(r"(?<![\w/.-])((?:labs|k8s|loadtest|model_server|docker|grader)/[\w./-]*\w)")
+
+
+def code(doc: Path) -> str:
+    return "\n".join(a or b for a, b in CODE.findall(doc.read_text()))
+
+
+@cache
+def make_targets() -> set[str]:
+    """Targets `make help` lists (a `## ...` comment after the colon)."""
+    return set(re.findall(r"^([a-zA-Z0-9_-]+):[^=\n]*##", (ROOT / "Makefile").read_text(), re.MULTILINE))
+
+
+@pytest.mark.parametrize("lab", LAB_DIRS)
+def test_lab_readme_has_every_section_and_its_checkpoint(lab):
+    readme = ROOT / "labs" / lab / "README.md"
+    headings = [h.lower() for h in re.findall(r"^## (.+)$", readme.read_text(), re.MULTILINE)]
+    for section in SECTIONS:
+        assert any(section in h for h in headings), f"{readme} has no '## {section.title()}' section"
+    assert f"make check LAB={lab[:2]}" in readme.read_text()
+    steps = readme.read_text().split("## Steps", 1)[1].split("\n## ", 1)[0]
+    assert re.search(r"^1\. ", steps, re.MULTILINE), f"{readme}: steps must be a numbered list"
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=lambda p: p.parent.name if p.name == "README.md" else p.name)
+def test_every_make_target_script_and_path_named_exists(doc):
+    text = code(doc)
+    targets = {m[1] for m in MAKE.findall(text)}
+    missing = sorted(targets - make_targets())
+    assert not missing, f"{doc.relative_to(ROOT)} names make targets the Makefile lacks: {missing}"
+    scripts = set(SCRIPT.findall(doc.read_text()))
+    assert all((ROOT / s).is_file() for s in scripts), sorted(s for s in scripts if not (ROOT / s).exists())
+    paths = {p for p in REPO_PATH.findall(text) if "results" not in p and "<" not in p}
+    absent = sorted(p for p in paths if not (ROOT / p.rstrip(".")).exists())
+    assert not absent, f"{doc.relative_to(ROOT)} names paths that do not exist: {absent}"
+
+
+def python_commands() -> set[tuple[str, str | None]]:
+    found: set[tuple[str, str | None]] = set()
+    for doc in [*DOCS, ROOT / "README.md"]:
+        if doc.exists():
+            found |= {(m, sub or None) for m, sub in PYTHON_M.findall(code(doc))}
+    return found
+
+
+@pytest.mark.parametrize("module,sub", sorted(python_commands(), key=str), ids=lambda v: str(v))
+def test_every_python_m_command_named_answers_help(module, sub):
+    args = [sys.executable, "-m", module, *([sub] if sub else []), "--help"]
+    proc = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, f"`python -m {module} {sub or ''} --help` failed: {proc.stderr[-500:]}"

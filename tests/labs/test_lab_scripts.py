@@ -1,0 +1,74 @@
+"""The lab scripts: argument errors, lab 05's prediction (the grader's parameters, regenerated output), the
+predicted-against-observed plot."""
+
+import importlib.util
+import inspect
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from grader.checks import hpa_prediction
+from grader.spec import resolve
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize("arg", ["9", "x", "08-nope"])
+def test_lab_sh_refuses_an_unknown_lab_with_one_line(arg):
+    proc = subprocess.run(["scripts/lab.sh", arg], cwd=ROOT, capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().startswith("lab: LAB must be a lab number 00-07"), proc.stderr
+
+
+def predict_args() -> list[str]:
+    """The what-if arguments of scripts/lab-predict.sh, as the learner's step 2 runs them."""
+    text = (ROOT / "scripts" / "lab-predict.sh").read_text()
+    block = re.search(r"args=\((.*?)\)", text, re.DOTALL)
+    assert block, "scripts/lab-predict.sh has no args=(...) array"
+    return block[1].split()
+
+
+def test_prediction_uses_the_grader_parameters():
+    args = dict(zip(predict_args()[::2], predict_args()[1::2], strict=True))
+    defaults = {k: p.default for k, p in inspect.signature(hpa_prediction.prediction).parameters.items()}
+    check = next(c for c in resolve("05").checks if c.id == "hpa.prediction")
+    expected = {**defaults, **check.args}
+    assert float(args["--capacity-rps"]) == expected["capacity_rps"]
+    assert int(args["--start-replicas"]) == expected["start_replicas"]
+    assert float(args["--pod-ready-s"]) == expected["pod_ready_s"]
+    assert args["--hpa"] == expected["hpa"] and args["--load"] == expected["load"]
+
+
+def test_committed_prediction_is_the_tools_output_for_the_reference_hpa():
+    cmd = [sys.executable, "-m", "loadtest", "hpa", *predict_args(), "--json"]
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    committed = json.loads((ROOT / "labs" / "05-autoscale" / "prediction.json").read_text())
+    assert committed == json.loads(proc.stdout), "run scripts/lab-predict.sh after changing k8s/base/hpa.yaml"
+    assert max(s["replicas"] for s in committed["syncs"]) >= 3
+
+
+def test_compare_plots_prediction_against_an_observed_watch(tmp_path, capsys):
+    spec = importlib.util.spec_from_file_location("lab05_compare", ROOT / "labs" / "05-autoscale" / "compare.py")
+    assert spec and spec.loader
+    compare = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(compare)
+    observed = tmp_path / "hpa.csv"
+    replicas = [2] * 14 + [4] * 3 + [6] * 40 + [3] * 6 + [2] * 10
+    rows = ["time,replicas,desired,current,ready,cpu_utilization"]
+    rows += [f"{1795550000 + 5 * i},{r},{r},{r},{r},50" for i, r in enumerate(replicas)]
+    observed.write_text("\n".join(rows) + "\n")
+    out = tmp_path / "compare.png"
+    prediction = ROOT / "labs" / "05-autoscale" / "prediction.json"
+    assert compare.main(["--prediction", str(prediction), "--observed", str(observed), "--out", str(out)]) == 0
+    assert out.read_bytes().startswith(b"\x89PNG")
+    printed = capsys.readouterr().out
+    assert "observed : 2 -> peak 6 replicas at 85 s, back to 2 at 315 s" in printed
+    empty = tmp_path / "empty.csv"
+    empty.write_text(rows[0] + "\n")
+    assert compare.main(["--observed", str(empty), "--prediction", str(prediction), "--out", str(out)]) == 1
+    assert "no rows" in capsys.readouterr().err
