@@ -192,7 +192,7 @@ def diagnose_live(items: list[dict]) -> list[Diagnosis]:
 
 def check_port_forward() -> list[Diagnosis]:
     """A running `kubectl port-forward` usually means load sent through it: it reaches one pod only."""
-    ps = _run("ps", "-Ao", "args=")
+    ps = _run("ps", "-Aww", "-o", "args=")  # ww: never cut a long command line at the terminal width
     lines = [line for line in (ps.stdout.splitlines() if ps else []) if "kubectl" in line and "port-forward" in line]
     return [
         Diagnosis(
