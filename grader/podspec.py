@@ -31,6 +31,7 @@ import typer
 from grader.checks import kubernetes as k8s
 from loadtest.local_server import free_port
 from loadtest.payloads import digits_v2_body
+from loadtest.preflight import poll
 
 MEMORY_UNITS = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}
 # One small digits request (v2 protocol), as the load tests send it.
@@ -303,11 +304,15 @@ def run_pod(pod: PodPlan, progress: Callable[[str], None] = lambda _: None) -> P
                 probers.append(prober)
                 prober.start()
         readiness = next((p for p in probers if p.probe.kind == "readinessProbe"), None)
-        deadline = time.monotonic() + 60
-        while readiness and not any(ok for _, ok in readiness.log.results):
-            if time.monotonic() > deadline or not _running(name):
+        if readiness:
+
+            def passed() -> bool | None:
+                if not _running(name):
+                    raise PodSpecError("the readiness probe never passed (or the container exited)")
+                return any(ok for _, ok in readiness.log.results) or None
+
+            if poll(passed, 60) is None:
                 raise PodSpecError("the readiness probe never passed (or the container exited)")
-            time.sleep(0.1)
         report.ready_s = time.monotonic() - t0
         progress(f"ready after {report.ready_s:.1f} s")
         base = f"http://127.0.0.1:{host_ports[pod.service_port]}"
@@ -408,9 +413,7 @@ def _stop_under_load(
         progress(f"still running after the grace period ({pod.grace_s:g} s): SIGKILL")
         _docker("kill", "--signal", "KILL", name)
         report.killed_at_grace = True
-    deadline = time.monotonic() + 10
-    while _running(name) and time.monotonic() < deadline:
-        time.sleep(0.1)
+    poll(lambda: None if _running(name) else True, 10)
     state = json.loads(_docker("inspect", "--format", "{{json .State}}", name).stdout or "{}")
     report.exit_code = None if state.get("Running") else state.get("ExitCode")
     report.oom_killed = bool(state.get("OOMKilled"))

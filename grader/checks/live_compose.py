@@ -15,7 +15,6 @@ import re
 import shutil
 import subprocess
 import tempfile
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -25,6 +24,7 @@ from grader.checks.compose import COMPOSE, NGINX, SERVER, _services
 from grader.context import Context, Fail, Verdict, cap, run_tool
 from grader.requirements import BASE_IMAGE, SERVER_IMAGE
 from loadtest.local_server import free_port
+from loadtest.preflight import poll
 
 DIGIT = [0.0] * 64
 
@@ -121,15 +121,16 @@ def stack(ctx: Context, path: str = COMPOSE, replicas: int = 2, requests: int = 
     if up.returncode != 0:
         raise Fail(f"`compose up` failed:\n{cap(up.stderr, 1500)}")
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + ready_s
-    while True:
+
+    def answers() -> bool | None:
         try:
             _infer(url)
-            break
+            return True
         except (urllib.error.URLError, OSError):
-            if time.monotonic() > deadline:
-                raise Fail(f"nothing answered through the lb on {url} within {ready_s:g} s") from None
-            time.sleep(0.5)
+            return None
+
+    if poll(answers, ready_s, interval=0.5) is None:
+        raise Fail(f"nothing answered through the lb on {url} within {ready_s:g} s")
     errors, upstreams = 0, set()
     for _ in range(requests):
         try:

@@ -1,6 +1,5 @@
 """An in-process app (FastAPI TestClient) over the real model repository."""
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -9,16 +8,15 @@ import pytest
 from fastapi.testclient import TestClient
 from sklearn.datasets import load_digits
 
+from loadtest.preflight import poll
 from model_server.app import create_app
 from model_server.config import Settings
 
 
 def ready_client(settings: Settings) -> Iterator[TestClient]:
     with TestClient(create_app(settings)) as client:
-        deadline = time.monotonic() + 60
-        while client.get("/v2/health/ready").status_code != 200:
-            assert time.monotonic() < deadline, "models did not load within 60 s"
-            time.sleep(0.05)
+        ready = poll(lambda: client.get("/v2/health/ready").status_code == 200 or None, 60, interval=0.05)
+        assert ready, "models did not load within 60 s"
         yield client
 
 
