@@ -50,6 +50,12 @@ demo: models ## Main job: local server + bounded Locust load on digits and minil
 test: models ## Run all tests (Docker tests skip without an engine unless REQUIRE_DOCKER=1)
 	scripts/test.sh $(PY) $(PYTEST_ARGS)
 
+.PHONY: ci ci-fresh
+ci: ## What CI runs (.ci/run): Docker, venv, models, images, lint, tests, e2e, with a time per phase
+	bash .ci/run
+ci-fresh: ## .ci/run as on a fresh machine: removes this project's images (ai-hosting-labs/*) and .venv first
+	CI_FRESH=1 bash .ci/run
+
 .PHONY: lint
 lint: $(VENV)/.installed ## Static checks: ruff (lint + format check) and mypy on the packages
 	$(VENV)/bin/ruff check .

@@ -1,16 +1,11 @@
-"""Docker fixtures: the engine check, the server image built once per session, containers and a
-Compose project that the tests own. Everything created carries the `aihl-pytest-<pid>` prefix and
-is removed at the end, by name; nothing else on the engine is touched.
-
-No engine: the tests skip with the reason, unless REQUIRE_DOCKER=1, where they fail (CI).
-DOCKER_TEST_IMAGE=name:tag reuses an existing server image instead of building one.
-"""
+"""Docker fixtures: containers and a Compose project that the tests own, from the session's server image
+(tests/conftest.py). Everything created carries the `aihl-pytest-<pid>` prefix and is removed at the end, by name;
+nothing else on the engine is touched."""
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import time
 import uuid
@@ -70,33 +65,6 @@ def run_fixture() -> Callable[..., subprocess.CompletedProcess]:
 def wait_ready_fixture() -> Callable[..., float]:
     """`wait_ready(url)`: seconds until the URL answers 200."""
     return wait_ready
-
-
-@pytest.fixture(scope="session")
-def docker_engine() -> None:
-    problem = None
-    if shutil.which("docker") is None:
-        problem = "the docker CLI is not installed"
-    elif run("docker", "info", check=False, timeout=30).returncode != 0:
-        problem = "no Docker engine answers `docker info`"
-    if problem:
-        hint = f"{problem}: run scripts/ci-docker.sh (installs and starts one)"
-        if os.environ.get("REQUIRE_DOCKER") == "1":
-            pytest.fail(f"REQUIRE_DOCKER=1 but {hint}")
-        pytest.skip(hint)
-
-
-@pytest.fixture(scope="session")
-def server_image(docker_engine: None, models_dir: Path) -> Iterator[str]:
-    """The model-server image, built once per session through the same script as `make image`."""
-    reuse = os.environ.get("DOCKER_TEST_IMAGE")
-    if reuse:
-        yield reuse
-        return
-    image = f"ai-hosting-labs/model-server:{PREFIX}"
-    run(str(ROOT / "scripts/docker-image.sh"), image, timeout=1800, env={"PYTHON": str(ROOT / ".venv/bin/python")})
-    yield image
-    run("docker", "image", "rm", image, check=False)
 
 
 @dataclass
@@ -190,5 +158,4 @@ def compose_stack(server_image: str) -> Iterator[ComposeStack]:
         yield stack
     finally:
         run(str(ROOT / "scripts/compose.sh"), "down", env=env, check=False)
-        if not os.environ.get("DOCKER_TEST_IMAGE"):
-            run("docker", "image", "rm", f"ai-hosting-labs/lb:{tag}", check=False)
+        run("docker", "image", "rm", f"ai-hosting-labs/lb:{tag}", check=False)
