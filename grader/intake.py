@@ -12,9 +12,10 @@ import shutil
 import stat
 import subprocess
 import tarfile
-import tempfile
 import zipfile
 from pathlib import Path, PurePosixPath
+
+from grader import gitdata
 
 MAX_FILES = int(os.environ.get("GRADER_MAX_FILES", "5000"))
 MAX_BYTES = int(os.environ.get("GRADER_MAX_BYTES", "200000000"))
@@ -125,19 +126,30 @@ def _from_tar(src: Path, dest: Path, budget: _Budget) -> None:
 
 
 def _from_bare_git(src: Path, dest: Path, budget: _Budget) -> None:
-    """A bare repository (no work tree): its HEAD commit, read through `git archive` with the tar rules."""
-    with tempfile.TemporaryFile() as tar:
-        proc = subprocess.run(
-            ["git", "--git-dir", str(src), "archive", "--format=tar", "HEAD"],
-            stdout=tar,
-            stderr=subprocess.PIPE,
-            timeout=120,
-        )
-        if proc.returncode != 0:
-            raise Refused(f"git archive HEAD failed: {proc.stderr.decode(errors='replace').strip()[:200]}")
-        tar.seek(0)
-        with tarfile.open(fileobj=tar, mode="r:") as tf:
-            _members(tf, dest, budget)
+    """A bare repository (no work tree): its HEAD commit, read as data (grader.gitdata)."""
+    objects = _Budget(1, budget.max_bytes)  # packed objects are compressed: the same byte cap, counted apart
+
+    def entry(path: str, size: int) -> None:
+        _safe_member(path)
+        budget.file(path)
+        budget.take(size, path)
+
+    def write(path: str, size: int, reader: subprocess.Popen[bytes]) -> None:
+        assert reader.stdout
+        target = dest / _safe_member(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with target.open("wb") as out:
+            while size:
+                chunk = reader.stdout.read(min(size, 1 << 20))
+                if not chunk:
+                    raise Refused(f"{path}: the repository ended early")
+                out.write(chunk)
+                size -= len(chunk)
+
+    try:
+        gitdata.read_head(src, objects.take, entry, write)
+    except gitdata.GitRefused as exc:
+        raise Refused(str(exc)) from None
 
 
 def unpack(src: Path, dest: Path, max_files: int | None = None, max_bytes: int | None = None) -> Path:
