@@ -157,14 +157,14 @@ def read_head(
             try:
                 for record in _lines(lister, deadline):
                     meta, _, raw_path = record.partition(b"\t")
-                    mode, kind_, sha, size = meta.split()
+                    mode, kind_, oid, nbytes = meta.split()
                     path = os.fsdecode(raw_path)
                     if kind_ == b"commit":
                         continue  # a submodule: its content is not in this repository
                     if mode == b"120000":
                         raise GitRefused(f"{path} is a symlink")
-                    entry(path, int(size))
-                    files.append((path, sha.decode(), int(size)))
+                    entry(path, int(nbytes))
+                    files.append((path, oid.decode(), int(nbytes)))
             finally:
                 lister.kill()
         if lister.returncode not in (0, -9):
