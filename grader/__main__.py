@@ -133,6 +133,8 @@ def grade(
         )
     except ValueError as exc:
         _fail(str(exc))
+    for note in summary["names"]:
+        typer.echo(f"note: {note}", err=True)
     typer.echo(
         f"{summary['submissions']} graded in {summary['time_s']:.1f} s: {summary['grading_status']}; "
         f"mean {summary['mean_score']:g}/{summary['max_score']:g}; "

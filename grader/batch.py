@@ -52,6 +52,28 @@ def submissions(folder: Path) -> list[Path]:
     )
 
 
+def identities(subs: list[Path]) -> tuple[dict[Path, str], list[str]]:
+    """A unique, printable name per submission (its feedback folder and gradebook row), and a note for
+    each name that had to be told apart (`alice/` and `alice.zip` become `alice` and `alice.zip`)."""
+    base = {p: intake.student_name(p) for p in subs}
+    counts = Counter(base.values())
+    names: dict[Path, str] = {}
+    for p in subs:
+        name = base[p] if counts[base[p]] == 1 else intake.safe_name(p.name)
+        n = 1
+        while name in names.values():  # still equal once escaped (`\\xff` typed vs the byte): numbered
+            n += 1
+            name = f"{intake.safe_name(p.name)}~{n}"
+        names[p] = name
+    notes = [
+        f"{n} submissions would be named {name}; each is graded under a unique name: "
+        + ", ".join(names[p] for p in subs if base[p] == name)
+        for name, n in counts.items()
+        if n > 1
+    ]
+    return names, notes
+
+
 def placeholder(lab: LabSpec, student: str, status: str, reason: str, seconds: float, static_only: bool) -> LabResult:
     """Every check at 0 points with the reason, for a submission that could not be graded."""
     checks = [
@@ -117,10 +139,11 @@ class Worker:
         return reply
 
 
-def grade_one(src: Path, lab: LabSpec, work: Path, static_only: bool, timeout: float, worker: Worker) -> Graded:
-    student = intake.student_name(src)
+def grade_one(
+    src: Path, student: str, lab: LabSpec, work: Path, static_only: bool, timeout: float, worker: Worker
+) -> Graded:
     start = time.monotonic()
-    tmp = Path(tempfile.mkdtemp(prefix=f"grade-{student[:40]}-", dir=work))
+    tmp = Path(tempfile.mkdtemp(prefix="grade-", dir=work))
 
     def failed(status: str, reason: str) -> Graded:
         took = time.monotonic() - start
@@ -145,6 +168,8 @@ def grade_one(src: Path, lab: LabSpec, work: Path, static_only: bool, timeout: f
         result = LabResult.from_dict(json.loads(out.read_text()))
         result.submission = student
         return Graded(student, "ok", result, time.monotonic() - start)
+    except Exception as exc:  # whatever breaks on one submission is that submission's row
+        return failed("error", f"the grader could not grade this submission: {type(exc).__name__}: {exc!s:.300}")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -157,11 +182,16 @@ def write_student(out: Path, g: Graded) -> None:
     (folder / "results.json").write_text(formats.gradescope(g.result))
 
 
+def spreadsheet_safe(cell: str) -> str:
+    """A leading quote keeps a spreadsheet from reading a name such as `=2+5` as a formula (OWASP)."""
+    return "'" + cell if cell.startswith(("=", "+", "-", "@", "\t", "\r")) else cell
+
+
 def write_gradebook(path: Path, lab: LabSpec, graded: list[Graded], static_only: bool) -> None:
     checks = [c for c in lab.checks if not (static_only and c.kind == "live")]
     ids = [c.id for c in checks]
     possible = f"{sum(c.points for c in checks):g}"
-    with path.open("w", newline="") as fh:
+    with path.open("w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
         w.writerow(["student", "grading_status", "score", "max_score", *ids])
         w.writerow(["POINTS POSSIBLE", "", possible, possible, *(f"{c.points:g}" for c in checks)])
@@ -169,7 +199,7 @@ def write_gradebook(path: Path, lab: LabSpec, graded: list[Graded], static_only:
             scores = {c.id: f"{c.score:g}" for c in g.result.checks}
             w.writerow(
                 [
-                    g.student,
+                    spreadsheet_safe(g.student),
                     g.status,
                     f"{g.result.score:g}",
                     f"{g.result.max_score:g}",
@@ -199,7 +229,9 @@ def histogram(path: Path, scores: list[float], max_score: float, title: str) -> 
     plt.close(fig)
 
 
-def summarize(out: Path, lab: LabSpec, graded: list[Graded], seconds: float, jobs: int, max_score: float) -> dict:
+def summarize(
+    out: Path, lab: LabSpec, graded: list[Graded], seconds: float, jobs: int, max_score: float, notes: list[str]
+) -> dict:
     failed = Counter(c.id for g in graded for c in g.result.checks if c.status != "passed")
     scores = [g.result.score for g in graded]
     summary: dict[str, Any] = {
@@ -215,6 +247,7 @@ def summarize(out: Path, lab: LabSpec, graded: list[Graded], seconds: float, job
         "time_s": round(seconds, 2),
         "jobs": jobs,
         "per_submission_s": {g.student: round(g.seconds, 3) for g in graded},
+        "names": notes,
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     histogram(out / "histogram.png", scores, max_score, f"{lab.folder}: {len(graded)} submissions")
@@ -224,6 +257,8 @@ def summarize(out: Path, lab: LabSpec, graded: list[Graded], seconds: float, job
         f"{len(graded)} submissions in {seconds:.1f} s with {jobs} job(s); grader {GRADER_VERSION}.",
         f"Status: {', '.join(f'{k} {v}' for k, v in summary['grading_status'].items())}. "
         f"Mean score {summary['mean_score']:g} of {max_score:g}; {summary['passed']} passed every required check.",
+        "",
+        *(f"Note: {n}." for n in notes),
         "",
         "| Check | Failed in |",
         "|---|---:|",
@@ -259,10 +294,12 @@ def grade_all(
     for w in workers:
         free.put(w)
 
+    names, notes = identities(subs)
+
     def task(src: Path, work: Path) -> Graded:
         worker = free.get()
         try:
-            return grade_one(src, lab, work, static_only, deadline, worker)
+            return grade_one(src, names[src], lab, work, static_only, deadline, worker)
         finally:
             free.put(worker)
 
@@ -280,4 +317,4 @@ def grade_all(
             w.stop()
     write_gradebook(out / "gradebook.csv", lab, graded, static_only)
     possible = sum(c.points for c in checks)
-    return graded, summarize(out, lab, graded, time.monotonic() - start, jobs, possible)
+    return graded, summarize(out, lab, graded, time.monotonic() - start, jobs, possible, notes)

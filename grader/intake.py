@@ -45,8 +45,15 @@ class _Budget:
             raise Refused(f"more than {self.max_bytes / 1e6:g} MB unpacked (at {name})")
 
 
+def safe_name(name: str) -> str:
+    """A file name as printable text: bytes that are not UTF-8 and control characters become escapes
+    (`\\xff`, `\\x1b`), so a name can reach a CSV file, a terminal or a folder name unchanged."""
+    text = os.fsencode(name).decode("utf-8", "backslashreplace")
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def student_name(path: Path) -> str:
-    name = path.name
+    name = safe_name(path.name)
     for ext in (*ARCHIVES, ".git"):
         if name.endswith(ext):
             return name[: -len(ext)]
@@ -169,12 +176,12 @@ def unpack(src: Path, dest: Path, max_files: int | None = None, max_bytes: int |
             _from_tar(src, dest, budget)
         else:
             raise Refused(f"{src.name} is not a folder, .zip or .tar.gz")
-    except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError, subprocess.TimeoutExpired) as exc:
-        shutil.rmtree(dest, ignore_errors=True)
-        raise Refused(f"cannot unpack {src.name}: {exc}") from None
     except Refused:
         shutil.rmtree(dest, ignore_errors=True)
         raise
+    except Exception as exc:  # any way a hostile file breaks a reader (encrypted, corrupt, loops, bad names)
+        shutil.rmtree(dest, ignore_errors=True)
+        raise Refused(f"cannot unpack {safe_name(src.name)}: {type(exc).__name__}: {exc!s:.300}") from None
     entries = list(dest.iterdir())
     if len(entries) == 1 and entries[0].is_dir() and entries[0].name not in REPO_DIRS:
         return entries[0]  # an archive of the repository folder itself (`alice-repo/...`)
