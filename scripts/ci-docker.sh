@@ -4,6 +4,10 @@
 # docker-compose v1 only when missing, starts dockerd only when no engine answers, then waits.
 # Fast path: an engine that already answers `docker info` costs one call.
 #
+# Build machines only: when a privileged container cannot start because the machine's capability
+# bounding set lacks CAP_SYS_RESOURCE (some CI sandboxes), registers scripts/runc-drop-sys-resource
+# as Docker's default runtime (kind nodes are privileged containers). A working engine is left alone.
+#
 # Usage: scripts/ci-docker.sh            (env: DOCKERD_LOG, DOCKERD_OPTS, DOCKER_WAIT_S)
 set -o errexit -o nounset -o pipefail
 
@@ -89,6 +93,43 @@ start_engine() {
     die "could not start dockerd; full log: $log"
 }
 
+# The error runc gives when the bounding set lacks a capability a privileged container asks for.
+privileged_fails() {
+    local probe=ai-hosting-labs/empty:probe out
+    docker image inspect "$probe" >/dev/null 2>&1 \
+        || tar -c -f - --files-from /dev/null | docker import - "$probe" >/dev/null
+    # The image is empty, so a healthy engine fails with "no such file"; only caps errors count.
+    out=$(docker run --rm --privileged --entrypoint /probe "$probe" 2>&1) || true
+    [[ $out == *"unable to apply caps"* ]]
+}
+
+# Registers the wrapper as the default runtime and reloads dockerd (SIGHUP reloads runtimes;
+# running containers, other people's included, are untouched).
+install_runtime_wrapper() {
+    ((EUID == 0)) || die "privileged containers fail (CAP_SYS_RESOURCE missing) and the fix needs root: run 'sudo $0'"
+    local wrapper=/usr/local/sbin/ai-hosting-labs-runc config=/etc/docker/daemon.json pid
+    say "privileged containers fail here (no CAP_SYS_RESOURCE): registering $wrapper as Docker's default runtime"
+    install -m 0755 "$(dirname "$0")/runc-drop-sys-resource" "$wrapper"
+    mkdir -p /etc/docker
+    /usr/bin/python3 - "$config" "$wrapper" <<'PY'
+import json, os, sys
+path, wrapper = sys.argv[1:]
+config = json.load(open(path)) if os.path.exists(path) and os.path.getsize(path) else {}
+config.setdefault("runtimes", {})["ai-hosting-labs-runc"] = {"path": wrapper}
+config["default-runtime"] = "ai-hosting-labs-runc"
+json.dump(config, open(path, "w"), indent=2)
+PY
+    pid=$(cat /var/run/docker.pid 2>/dev/null) || die "no /var/run/docker.pid: restart dockerd to load $config"
+    kill -HUP "$pid"
+    local deadline=$((SECONDS + wait_s))
+    until [[ $(docker info --format '{{.DefaultRuntime}}' 2>/dev/null) == ai-hosting-labs-runc ]]; do
+        ((SECONDS < deadline)) || die "dockerd (pid $pid) did not load $config; see $log"
+        sleep 0.5
+    done
+    if privileged_fails; then die "privileged containers still fail with the runtime wrapper; see $log"; fi
+    say "privileged containers start now (default runtime ai-hosting-labs-runc)"
+}
+
 install_missing
 if engine_up; then
     say "engine already running ($(docker info --format '{{.ServerVersion}} {{.Driver}}'))"
@@ -101,3 +142,4 @@ if docker compose version >/dev/null 2>&1; then
 else
     say "compose: docker-compose $(docker-compose version --short 2>/dev/null)"
 fi
+if privileged_fails; then install_runtime_wrapper; fi
