@@ -68,6 +68,12 @@ BENCH_ARGS ?=
 bench-server: models ## Benchmark: server vs raw onnxruntime vs naive baseline: p50, p99, ratios -> results/bench/server.json
 	$(PY) -m loadtest bench-server --model-repository $(MODELS_DIR) --out $(RESULTS)/bench/server.json $(BENCH_ARGS)
 
+# Extra bench-peers flags, e.g. PEERS_ARGS="--models minilm --peers mlserver --repeats 1"
+PEERS_ARGS ?=
+.PHONY: bench-peers
+bench-peers: models ## Benchmark: ours vs MLServer and Triton (PyTriton), each installed on demand in .venv-peers/ -> results/bench/peers.json
+	$(PY) -m loadtest bench-peers --model-repository $(MODELS_DIR) --out $(RESULTS)/bench/peers.json $(PEERS_ARGS)
+
 ##@ Containers
 
 IMAGE_REPO ?= ai-hosting-labs/model-server
@@ -230,7 +236,9 @@ GRADES ?= $(RESULTS)/grades
 STUDENT_EDITION ?= build/student-edition
 JOBS ?= 2
 
-.PHONY: check grade release gradescope bench-grader
+.PHONY: student check grade release gradescope bench-grader
+student: $(VENV)/.installed ## Learners: your workspace, the student edition as a git repository, in DEST (make student DEST=~/labs-work)
+	scripts/student.sh $(PY) "$(DEST)"
 check: $(VENV)/.installed ## Grade this working tree for lab LAB (make check LAB=02); exit 0 only when every required check passes
 	$(PY) -m grader check $(LAB)
 grade: $(VENV)/.installed ## Batch-grade SUBMISSIONS (folders, git repos, .zip, .tar.gz) for LAB -> GRADES (gradebook.csv, feedback, summary)

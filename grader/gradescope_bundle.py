@@ -1,12 +1,12 @@
 """Gradescope autograder bundles: per lab, a zip with setup.sh and run_autograder at its root and the
-student edition beside them (Gradescope unpacks it into /autograder/source)."""
+student edition beside them (Gradescope unpacks it into /autograder/source), plus the lab's answer keys."""
 
 from __future__ import annotations
 
 import zipfile
 from pathlib import Path
 
-from grader.spec import LabSpec
+from grader.spec import REPO_ROOT, LabSpec
 
 SETUP = """#!/usr/bin/env bash
 # Gradescope runs this once when it builds the autograder image (Ubuntu, with internet).
@@ -49,4 +49,6 @@ def write(edition: Path, out: Path, lab: LabSpec, static_only: bool = True) -> P
         for f in sorted(edition.rglob("*")):
             if f.is_file():
                 zf.write(f, str(f.relative_to(edition)))
+        for key in lab.grader_keys:  # the answer key the student edition leaves out
+            zf.write(REPO_ROOT / "labs" / lab.folder / key, f"labs/{lab.folder}/{key}")
     return path

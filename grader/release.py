@@ -112,7 +112,9 @@ class Release:
 def release(out: Path, labs: dict[str, LabSpec], root: Path = REPO_ROOT) -> Release:
     if out.exists() and any(out.iterdir()):
         raise ReleaseError(f"{out} exists and is not empty; choose a new folder")
-    remove = [f"labs/{lab.folder}/{r}".rstrip("/") for lab in labs.values() for r in lab.release_remove]
+    remove = [
+        f"labs/{lab.folder}/{r}".rstrip("/") for lab in labs.values() for r in [*lab.release_remove, *lab.grader_keys]
+    ]
     files, regions, removed = 0, [], []
     written: dict[str, str] = {}
     for rel in repo_files(root):

@@ -75,6 +75,9 @@ class LabSpec(_Strict):
     version: str
     # Generated outputs of the reference (results folders, predictions) that the student edition does not ship.
     release_remove: list[str] = []
+    # Files only the instructor's grader holds (answer keys): left out of the student edition, put into the
+    # instructor's Gradescope bundles.
+    grader_keys: list[str] = []
     # Repository folders whose text may repeat a solution independently (third-party manifests with the same
     # boilerplate); the release's leak search skips them.
     release_allow: list[str] = []

@@ -120,7 +120,7 @@ def _container(docs: list[dict]) -> dict:
 
 # (lab, check that must fail alone, mutation, words the feedback must contain)
 CASES: list[tuple[str, str, Mutation, str]] = [
-    ("00", "quiz.answers", edit("labs/00-concepts/answers.yaml", "\nq01: b", "\nq01: a"), "q01"),
+    ("00", "quiz.answers", edit("labs/00-concepts/answers.yaml", "\nq01: d", "\nq01: a"), "q01"),
     (
         "01",
         "client.structure",
@@ -330,7 +330,7 @@ def test_a_compose_file_without_the_load_balancer(submission) -> None:
 
 def test_a_wrong_quiz_answer_loses_only_its_point(submission) -> None:
     root = submission("00")
-    edit("labs/00-concepts/answers.yaml", "\nq01: b", "\nq01: c")(root)
+    edit("labs/00-concepts/answers.yaml", "\nq01: d", "\nq01: c")(root)
     check = grade("00", root).checks[0]
     assert check.status == "failed" and check.score == check.max_score - 1
     assert [p.id for p in check.parts if not p.passed] == ["q01"]

@@ -102,6 +102,9 @@ def test_release_with_gradescope_bundles(tmp_path: Path) -> None:
     assert {"setup.sh", "run_autograder", "grader/__main__.py", "labs/02-containerize/lab.yaml"} <= names
     assert "check 02 --path /autograder/submission --static-only --format gradescope" in run
     assert "/autograder/results/results.json" in run
+    with zipfile.ZipFile(tmp_path / "student-instructor" / "gradescope-00-concepts.zip") as zf:
+        assert "labs/00-concepts/key.yaml" in zf.namelist()  # the key the student edition leaves out
+    assert not (out / "labs/00-concepts/key.yaml").exists()
     again = grader("release", "--out", str(out))
     assert again.returncode == 2 and "not empty" in again.stderr
 

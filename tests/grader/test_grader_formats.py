@@ -26,7 +26,7 @@ def mixed(tmp_path_factory: pytest.TempPathFactory) -> LabResult:
 
     root = copy_lab("00", tmp_path_factory.mktemp("fmt"))
     answers = root / "labs/00-concepts/answers.yaml"
-    answers.write_text(answers.read_text().replace("\nq02: c", "\nq02: a"))
+    answers.write_text(answers.read_text().replace("\nq02: b", "\nq02: a"))
     result = grade("00", root, static_only=False)
     result.checks[-1].status = "skipped"  # make sure every format meets a skip as well
     result.checks[-1].score = 0.0
@@ -41,7 +41,7 @@ def test_gradescope_results_match_the_schema(mixed: LabResult) -> None:
     data = json.loads(formats.gradescope(mixed))
     jsonschema.validate(data, _schema("gradescope-results.schema.json"))
     assert data["score"] == sum(t["score"] for t in data["tests"])
-    assert data["extra_data"]["grader_version"] == GRADER_VERSION and data["extra_data"]["lab_version"] == "1"
+    assert data["extra_data"]["grader_version"] == GRADER_VERSION and data["extra_data"]["lab_version"] == "2"
     quiz = data["tests"][0]
     assert quiz["status"] == "failed" and quiz["score"] == 19 and quiz["max_score"] == 20
     skipped = data["tests"][-1]
@@ -59,7 +59,7 @@ def test_project_json_matches_its_schema_and_round_trips(mixed: LabResult) -> No
     data = json.loads(formats.project_json(mixed))
     jsonschema.validate(data, _schema("grader-result.schema.json"))
     assert LabResult.from_dict(data).as_dict() == data
-    assert data["grader_version"] == GRADER_VERSION and data["lab_version"] == "1"
+    assert data["grader_version"] == GRADER_VERSION and data["lab_version"] == "2"
     assert data["passed"] is False
 
 

@@ -3,9 +3,16 @@ exactly the checks marked student_fails (static ones here; the live ones need wh
 
 from __future__ import annotations
 
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from grader import release, spec
 from tests.grader.conftest import grade
@@ -96,3 +103,46 @@ def test_the_student_edition_fails_exactly_the_student_checks(edition: Path, lab
     expected_fail = {c.id for c in spec_.checks if c.kind == "static" and c.student_fails}
     failed = {c.id for c in result.checks if c.status == "failed"}
     assert failed == expected_fail, {c.id: c.feedback for c in result.checks}
+
+
+def test_the_student_edition_reveals_no_answer(edition: Path) -> None:
+    """Leak check: no answer key, no stored hash of an answer, no reference results, an empty answers file."""
+    for lab in spec.all_labs().values():
+        for key in lab.grader_keys:
+            assert not (edition / "labs" / lab.folder / key).exists(), f"{lab.folder}/{key} ships"
+    quiz = yaml.safe_load((edition / "labs/00-concepts/quiz.yaml").read_text())
+    assert all(set(q) == {"id", "topic", "question", "choices", "lab"} for q in quiz["questions"])
+    assert yaml.safe_load((edition / "labs/00-concepts/answers.yaml").read_text()) is None
+    # A digest of a short answer is reversed by trying every letter: none may ship with the labs.
+    digests = [
+        str(p.relative_to(edition))
+        for p in (edition / "labs").rglob("*")
+        if p.is_file() and re.search(r"\b[0-9a-f]{64}\b", p.read_text(errors="replace"))
+    ]
+    assert digests == []
+
+
+def test_the_quiz_in_the_student_edition_checks_the_form_and_leaves_the_marks_to_the_instructor(
+    edition: Path, tmp_path: Path
+) -> None:
+    """The learner's own `make check LAB=00` (the edition's grader, no key): valid answers are not a pass, and
+    not a failure either; a letter that is not a choice fails."""
+    work = tmp_path / "work"
+    shutil.copytree(edition, work)
+    answers = work / "labs/00-concepts/answers.yaml"
+
+    def check() -> tuple[int, dict]:
+        proc = subprocess.run(
+            [sys.executable, "-m", "grader", "check", "00", "--static-only", "--format", "json"],
+            cwd=work, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(work)}, check=False,
+        )  # fmt: skip
+        return proc.returncode, next(c for c in json.loads(proc.stdout)["checks"] if c["id"] == "quiz.answers")
+
+    answers.write_text("".join(f"q{i:02d}: a\n" for i in range(1, 21)))
+    code, quiz = check()
+    assert quiz["status"] == "skipped" and "instructor" in quiz["feedback"], quiz
+    assert code != 0
+    answers.write_text("".join(f"q{i:02d}: {'e' if i == 3 else 'a'}\n" for i in range(1, 21)))
+    code, quiz = check()
+    assert quiz["status"] == "failed" and quiz["score"] == 0
+    assert "q03: 'e' is not one of the choices" in quiz["feedback"]

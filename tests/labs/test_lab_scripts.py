@@ -72,3 +72,25 @@ def test_compare_plots_prediction_against_an_observed_watch(tmp_path, capsys):
     empty.write_text(rows[0] + "\n")
     assert compare.main(["--observed", str(empty), "--prediction", str(prediction), "--out", str(out)]) == 1
     assert "no rows" in capsys.readouterr().err
+
+
+def test_make_student_writes_a_workspace_without_answers(tmp_path: Path) -> None:
+    dest = tmp_path / "work"
+    proc = subprocess.run(
+        ["scripts/student.sh", sys.executable, str(dest)], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert f"your workspace is {dest}" in proc.stdout and "instructor" not in proc.stdout
+    log = subprocess.run(["git", "-C", str(dest), "log", "--format=%s"], capture_output=True, text=True, check=True)
+    assert log.stdout.splitlines() == ["Student edition: the starting point"]
+    clean = subprocess.run(["git", "-C", str(dest), "status", "--porcelain"], capture_output=True, text=True)
+    assert clean.stdout == ""
+    assert not (dest / "labs/00-concepts/key.yaml").exists()
+    assert "# TODO (lab 01):" in (dest / "labs/01-serve/client.py").read_text()
+
+
+def test_make_student_without_a_destination_says_how_in_one_line() -> None:
+    proc = subprocess.run(["scripts/student.sh", sys.executable], cwd=ROOT, capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 2 and proc.stderr.strip() == (
+        "student: say where your workspace goes, e.g. make student DEST=$HOME/ai-hosting-labs-work"
+    )
