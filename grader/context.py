@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from grader import safeyaml
 from grader.spec import REPO_ROOT, CheckSpec, LabSpec
 
 MAX_TEXT_BYTES = 2_000_000
@@ -88,7 +89,7 @@ class Context:
 
     def yaml(self, rel: str) -> Any:
         try:
-            return yaml.safe_load(self.text(rel))
+            return safeyaml.load(self.text(rel))
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             where = f" at line {mark.line + 1}" if mark else ""

@@ -22,6 +22,7 @@ from typing import Any
 
 import yaml
 
+from grader import safeyaml
 from grader.checks.findings import Finding
 from model_server.config import Settings
 
@@ -68,7 +69,7 @@ def render(overlay_dir: str | Path) -> Objects:
 
 def load_yaml(path: str | Path) -> Objects:
     """Every document of a YAML file (a manifest, a fixture, the kind cluster config)."""
-    return [doc for doc in yaml.safe_load_all(Path(path).read_text()) if doc]
+    return [doc for doc in safeyaml.load_all(Path(path).read_text()) if doc]
 
 
 def validate(objects: Objects, kubernetes_version: str = KUBERNETES_VERSION) -> list[Finding]:
