@@ -10,12 +10,14 @@ non-unit embedding is a failure.
 from __future__ import annotations
 
 import random
+import time
 from dataclasses import dataclass, field, replace
 from itertools import count
 from pathlib import Path
 
+import gevent
 import orjson
-from locust import FastHttpUser, constant, constant_throughput, events, task
+from locust import FastHttpUser, events, task
 
 from loadtest import payloads, slo, validation
 from loadtest.payloads import TextLength
@@ -32,7 +34,8 @@ class Workload:
     v2_weight: int = 3
     v1_weight: int = 1
     think_time: float = 0.0  # seconds between requests per user; 0 = closed loop at full speed
-    rate: float = 0.0  # requests/s per user (open loop, Locust's constant_throughput); 0 = use think_time
+    rate: float = 0.0  # requests/s per user (open loop, Poisson arrivals); 0 = use think_time
+    column: bool = False  # one value per row as [rows, 1], in and out (a Triton server: preflight.wants_columns)
 
     def infer_path(self) -> str:
         version = f"/versions/{self.version}" if self.version else ""
@@ -50,6 +53,7 @@ class ModelUser(FastHttpUser):
     default_model: str
     workload: Workload
     sends: payloads.InputSpec  # checked against the model's metadata before a run
+    next_arrival = 0.0  # open loop: scheduled start (monotonic s) of the latest request
     # Bounded: a hung server turns into a timeout failure, not a stuck run.
     connection_timeout = 5.0
     network_timeout = 15.0
@@ -57,6 +61,10 @@ class ModelUser(FastHttpUser):
     def on_start(self) -> None:
         # A seeded generator per user: runs are repeatable, users do not send identical bodies.
         self.rng = random.Random(next(_user_ids))
+        if self.workload.rate:
+            # The first arrival too comes after an exponential gap, or every user would start at once.
+            gevent.sleep(self.rng.expovariate(self.workload.rate))
+            self.next_arrival = time.monotonic()
 
     @classmethod
     def configure(cls, **changes) -> None:
@@ -66,11 +74,27 @@ class ModelUser(FastHttpUser):
             raise ValueError("task weights must be >= 0 and not both 0")
         if w.rate and w.think_time:
             raise ValueError("--rate paces the users itself: leave --think-time at 0")
-        # A paced user starts its next request 1/rate s after the previous one started (none missed
-        # unless one request takes longer than that); otherwise it waits think_time after each answer.
-        cls.wait_time = constant_throughput(w.rate) if w.rate else constant(w.think_time)
         # Locust expands weights into a list of task functions, one entry per unit of weight.
         cls.tasks = [*[cls.infer_v2] * w.v2_weight, *[cls.predict_v1] * w.v1_weight]
+
+    def wait_time(self) -> float:
+        """Closed loop: think_time after each answer. Open loop (rate): the user's requests form a
+        Poisson process of `rate` per second.
+
+        Gaps are exponential, drawn from the user's own seeded generator and added to the previous
+        request's scheduled start (not to when its answer came back), so latency does not slow the
+        rate. Users merge into one Poisson process at the total rate: no two share a phase, so the
+        arrivals never come in bursts of one per user. An arrival that falls due while the user still
+        waits for an answer is sent at once and the schedule restarts from then (no catching up in a
+        burst); summary.json's rps then falls short of the rate.
+        """
+        w = self.workload
+        if not w.rate:
+            return w.think_time
+        now = time.monotonic()
+        due = max(self.next_arrival + self.rng.expovariate(w.rate), now)
+        self.next_arrival = due
+        return due - now
 
     def _post(self, path: str, name: str, body: dict, check) -> None:
         w = self.workload
@@ -109,7 +133,9 @@ class DigitsUser(ModelUser):
     def infer_v2(self) -> None:
         w = self.workload
         body = payloads.digits_v2_body(payloads.make_digits_rows(self.rng, w.rows))
-        self._post(w.infer_path(), f"{w.model} v2 infer", body, lambda b: validation.digits_v2(b, w.model, w.rows))
+        self._post(
+            w.infer_path(), f"{w.model} v2 infer", body, lambda b: validation.digits_v2(b, w.model, w.rows, w.column)
+        )
 
     @task
     def predict_v1(self) -> None:
@@ -129,7 +155,7 @@ class MinilmUser(ModelUser):
     @task
     def infer_v2(self) -> None:
         w = self.workload
-        body = payloads.text_v2_body(self._texts())
+        body = payloads.text_v2_body(self._texts(), w.column)
         self._post(w.infer_path(), f"{w.model} v2 infer", body, lambda b: validation.minilm_v2(b, w.model, w.rows))
 
     @task

@@ -32,6 +32,7 @@ from loadtest.shapes import ScheduleShape
 
 # A shape ends the run at `duration`; this is the hard stop if users do not finish in time.
 GRACE_S = 15.0
+LIVE_WINDOW_S = 5.0  # the live line's rate and p95 cover the answers of this many seconds
 
 
 @dataclass
@@ -93,14 +94,21 @@ def _locust_percentiles(env: Environment) -> dict[str, dict[str, float]]:
 
 
 def _progress(started: float, duration: float, runner, recs: list) -> None:
-    done = len(recs)
-    recent = [r for r in recs[-2000:] if r.start >= time.time() - 5]
+    """The live line: totals, and the rate and p95 of the answers of the last LIVE_WINDOW_S seconds."""
+    now = time.time()
+    recent = []
+    for r in reversed(recs):  # recs are in completion order: stop at the first answer before the window
+        if r.end < now - LIVE_WINDOW_S:
+            break
+        recent.append(r)
+    # Early in a run (or just after the warm-up reset) the window is as long as the answers go back.
+    window = min(LIVE_WINDOW_S, max(now - recs[0].start, 1.0)) if recs else LIVE_WINDOW_S
     failed = sum(not r.ok for r in recs)
     ok = sorted(r.latency_ms for r in recent if r.ok)  # latency of successes, as in summary.json
     p95 = nearest_rank(ok, 95.0) if ok else float("nan")
     print(
-        f"  [{time.monotonic() - started:5.1f}/{duration:g} s] users {runner.user_count}  requests {done}  "
-        f"failed {failed}  rps(5s) {len(recent) / 5:.1f}  p95(5s) {p95:.1f} ms",
+        f"  [{time.monotonic() - started:5.1f}/{duration:g} s] users {runner.user_count}  requests {len(recs)}  "
+        f"failed {failed}  rps({window:.0f}s) {len(recent) / window:.1f}  p95({window:.0f}s) {p95:.1f} ms",
         file=sys.stderr,
         flush=True,
     )
@@ -113,7 +121,12 @@ def run(cfg: RunConfig) -> dict:
     host = preflight.check_host(cfg.host)
     metadata = preflight.check_target(host, [(cls.workload.model, cls.workload.version) for cls in classes])
     for cls in classes:
-        preflight.check_fit(cfg.profile, cls.workload.model, metadata[cls.workload.model], cls.sends)
+        model_metadata = metadata[cls.workload.model]
+        column = preflight.wants_columns(model_metadata)
+        cls.configure(column=column)
+        preflight.check_fit(
+            cfg.profile, cls.workload.model, model_metadata, cls.sends.as_column() if column else cls.sends
+        )
     cfg.out.mkdir(parents=True, exist_ok=True)
 
     env = Environment(user_classes=classes, shape_class=ScheduleShape(schedule), host=host)

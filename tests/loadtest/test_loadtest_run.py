@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import subprocess
 import sys
@@ -199,3 +200,49 @@ def test_pure_modules_do_not_import_gevent():
         "assert 'gevent' not in sys.modules"
     )
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_open_loop_arrivals_are_spread_not_bursts(model_server, tmp_path, loadtest):
+    """--rate makes a Poisson arrival process: users start out of phase and draw exponential gaps. The
+    check counts on recorded start times (no timing assertion): with 8 users at 200 requests/s, bursts
+    of all 8 users at the same instant would make most gaps ~0 and every 8th one 40 ms."""
+    out = tmp_path / "run"
+    args = ("--profile", "digits", "--users", "8", "--rate", "200", "--duration", "3", "--no-slo", "--out", str(out))
+    proc = loadtest("run", "--host", model_server.url, *args)
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    starts = sorted(r.start for r in read_csv(out / "timings.csv"))
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
+    assert len(gaps) > 200
+    # Groups of 4 or more requests sent within 1 ms: about 1 in 800 requests for Poisson arrivals at
+    # 200/s (up to 1 in 30 when a busy machine stalls the generator); bursts make one every 40 ms (1 in 2).
+    groups = sum(1 for a, b in zip(starts, starts[3:], strict=False) if b - a < 0.001)
+    assert groups <= len(starts) // 10, f"{groups} groups of 4+ requests sent within 1 ms"
+    # Exponential gaps: mean = standard deviation (coefficient of variation 1); bursts give about 2.6.
+    mean = sum(gaps) / len(gaps)
+    sd = (sum((g - mean) ** 2 for g in gaps) / len(gaps)) ** 0.5
+    assert 0.6 <= sd / mean <= 1.6, f"coefficient of variation {sd / mean:.2f}"
+    # Gaps under a quarter of the mean: P = 1 - exp(-1/4) = 22% for Poisson arrivals, 7/8 for bursts.
+    short = sum(g < mean / 4 for g in gaps) / len(gaps)
+    assert 0.1 <= short <= 0.5, f"{short:.0%} of gaps under a quarter of the mean"
+
+
+@pytest.mark.parametrize(("rate", "seconds"), [(1000, 10), (1000, 2), (150, 10)])
+def test_live_rps_readout_counts_every_request_of_the_window(rate, seconds):
+    """The runner's live line, fed `seconds` of answers at `rate` per second (in a subprocess: the runner
+    imports Locust). Above 400 rps, or before 5 s of answers, a readout that divides the last 2,000
+    requests (or 2 s of them) by 5 s shows less than the rate."""
+    code = f"""
+import re, sys, time, io, contextlib, types
+from loadtest import runner
+from loadtest.records import Record
+now = time.time()
+n = {rate} * {seconds}
+recs = [Record(now - {seconds} + i / {rate} - 0.002, "x", "POST", "digits", 200, 2.0, 1, "") for i in range(n)]
+err = io.StringIO()
+with contextlib.redirect_stderr(err):
+    runner._progress(time.monotonic() - {seconds}, 30, types.SimpleNamespace(user_count=8), recs)
+print(re.search(r"rps\\S* ([0-9.]+)", err.getvalue()).group(1), err.getvalue(), file=sys.stdout)
+"""
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    shown = float(proc.stdout.split()[0])
+    assert shown == pytest.approx(rate, rel=0.05), proc.stdout
