@@ -9,22 +9,50 @@ OFFLINE_BASE_IMAGE=${OFFLINE_BASE_IMAGE:-ai-hosting-labs/python-base:bookworm-3.
 COMPOSE_PROJECT=${COMPOSE_PROJECT:-ai-hosting-labs}
 LB_PORT=${LB_PORT:-8080}
 
+# Run a command, stopped (SIGTERM) after SECONDS: GNU `timeout` is not on macOS. The watchdog's output goes
+# nowhere, so $(run_bounded ...) never waits for it; it kills its own sleep when it is told to stop.
+run_bounded() {
+    local seconds=$1 pid watchdog status=0
+    shift
+    "$@" &
+    pid=$!
+    (
+        trap 'kill "$sleeper" 2>/dev/null; exit 0' TERM
+        sleep "$seconds" &
+        sleeper=$!
+        wait "$sleeper" && kill "$pid" 2>/dev/null
+    ) >/dev/null 2>&1 &
+    watchdog=$!
+    wait "$pid" || status=$?
+    kill "$watchdog" 2>/dev/null || true
+    wait "$watchdog" 2>/dev/null || true
+    return "$status"
+}
+
 # Sets BUILD_PATH (online|offline) and BUILD_REASON. Offline when OFFLINE=1 or no registry answers.
 pick_build_path() {
+    local why
     if [[ ${OFFLINE:-} == 1 ]]; then
         BUILD_PATH=offline BUILD_REASON="OFFLINE=1"
     elif docker image inspect "$ONLINE_BASE_IMAGE" >/dev/null 2>&1; then
         BUILD_PATH=online BUILD_REASON="$ONLINE_BASE_IMAGE is present locally"
-    elif timeout 60 docker pull --quiet "$ONLINE_BASE_IMAGE" >/dev/null 2>&1; then
+    elif why=$(run_bounded 60 docker pull --quiet "$ONLINE_BASE_IMAGE" 2>&1 >/dev/null); then
         BUILD_PATH=online BUILD_REASON="pulled $ONLINE_BASE_IMAGE"
     else
-        BUILD_PATH=offline BUILD_REASON="no registry reachable (pulling $ONLINE_BASE_IMAGE failed)"
+        why=${why:-stopped after 60 s}
+        BUILD_PATH=offline BUILD_REASON="no registry reachable (pulling $ONLINE_BASE_IMAGE failed: ${why##*$'\n'})"
     fi
 }
 
-# The base image for the path picked, building the offline one (cached) when needed.
+# The base image for the path picked, building the offline one (cached) when needed. That build is debootstrap
+# on Linux: elsewhere (macOS) say so rather than fail on a missing tool.
 base_image_for_path() {
     if [[ $BUILD_PATH == offline ]]; then
+        if [[ $(uname -s) != Linux ]] && ! docker image inspect "$OFFLINE_BASE_IMAGE" >/dev/null 2>&1; then
+            echo "docker-image: offline path ($BUILD_REASON), but its base image is built with debootstrap on Linux only:" \
+                "check that Docker can pull $ONLINE_BASE_IMAGE, or 'docker load' $OFFLINE_BASE_IMAGE saved on Linux" >&2
+            return 1
+        fi
         "$(dirname "${BASH_SOURCE[0]}")/base-image.sh" "$OFFLINE_BASE_IMAGE" >&2
         echo "$OFFLINE_BASE_IMAGE"
     else
@@ -91,11 +119,13 @@ wait_healthy() {
 }
 
 # host:port the project's lb publishes (the stack may have been started with another LB_PORT).
+# First lines are cut from whole outputs: `... | head -n 1` under pipefail fails when head exits first (SIGPIPE).
 lb_address() {
-    local id
-    id=$(project_containers lb | head -n 1)
+    local id address
+    id=$(project_containers lb)
     [[ -n $id ]] || return 1
-    docker port "$id" 8080/tcp | head -n 1
+    address=$(docker port "${id%%$'\n'*}" 8080/tcp)
+    echo "${address%%$'\n'*}"
 }
 
 # A free TCP port on 127.0.0.1 (for a stack of our own next to one the user runs).

@@ -28,7 +28,8 @@ rm -rf "$logs"
 mkdir -p "$logs"
 [[ -x $python ]] || { echo "e2e: $python not found: run 'make setup' first" >&2; exit 2; }
 
-declare -A ref_status ref_time student_status student_time
+# Indexed by lab number ("04" reads as 4): bash 3.2 (macOS) has no associative arrays.
+ref_status=() ref_time=() student_status=() student_time=()
 status=0
 e2e_start=$SECONDS
 for lab in "${labs[@]}"; do

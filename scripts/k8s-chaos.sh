@@ -24,7 +24,8 @@ trap '[[ -z $load_pid ]] || kill "$load_pid" 2>/dev/null || true' EXIT
 load_pid=$!
 sleep 10
 want=$(kn get deployment "$DEPLOYMENT" -o jsonpath='{.spec.replicas}')
-victim=$(kn get pods -l app.kubernetes.io/name=model-server -o jsonpath='{.items[0].metadata.name}')
+victim=$(victim_pod)
+[[ -n $victim ]] || { echo "chaos: no model-server pod is Running, Ready and not terminating: make deploy" >&2; exit 1; }
 echo "chaos: deleting pod $victim under load ($users users); the Deployment wants $want pods"
 t0=$SECONDS
 kn delete pod "$victim" --wait=false >/dev/null

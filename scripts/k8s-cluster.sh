@@ -19,7 +19,7 @@ case ${1:-} in
                 "make cluster-up METRICS_SERVER_REGISTRY=<host>" >&2
             exit 2
         fi
-        if "$KIND" get clusters 2>/dev/null | grep -qx "$KIND_CLUSTER"; then
+        if cluster_exists; then
             echo "cluster-up: kind cluster $KIND_CLUSTER exists already"
         else
             echo "cluster-up: creating kind cluster $KIND_CLUSTER (1 control-plane, 2 workers; a few minutes the first time)"

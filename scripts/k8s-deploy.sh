@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Deploy the model server to the kind cluster: `kind load docker-image IMAGE` (the nodes never pull),
-# render k8s/overlays/kind with IMAGE's tag (a temporary overlay on top of it, in a copy of k8s/:
+# Deploy the model server to the kind cluster: IMAGE tagged by content (TAG-<image id>), `kind load docker-image`
+# (the nodes never pull), render k8s/overlays/kind with that tag (a temporary overlay on top of it, in a copy of k8s/:
 # the committed overlay keeps its `dev` tag and is never :latest), apply, wait for the rollout.
 #
 # Usage: scripts/k8s-deploy.sh   (env: IMAGE, KIND, KUBECTL, KIND_CLUSTER)
@@ -17,7 +17,14 @@ if [[ $image != *:* || $tag == latest ]]; then
 fi
 need kind kubectl docker
 need_cluster
-docker image inspect "$image" >/dev/null 2>&1 || { echo "deploy: image $image is not built: make image" >&2; exit 1; }
+id=$(docker image inspect --format '{{.Id}}' "$image" 2>/dev/null) || { echo "deploy: image $image is not built: make image" >&2; exit 1; }
+# Deploy under a tag that names the content (the image ID): a rebuild under the same tag (`<sha>-dirty` while
+# you edit) would change no pod template, `kubectl apply` would roll nothing out, old pods would keep old code
+# and only the HPA's new pods would get the new one.
+id=${id#sha256:}
+[[ $tag == *"-${id:0:12}" ]] || tag=$tag-${id:0:12}
+image=${image%:*}:$tag
+docker tag "$id" "$image"
 
 echo "deploy: loading $image into the kind nodes"
 "$KIND" load docker-image "$image" --name "$KIND_CLUSTER"

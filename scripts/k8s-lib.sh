@@ -38,9 +38,17 @@ need() {
     fi
 }
 
+# True when the kind cluster exists. The list is read whole first: in `kind get clusters | grep -q` grep stops
+# at the first match, kind dies of SIGPIPE writing the rest, and under pipefail that reads as "no cluster".
+cluster_exists() {
+    local clusters
+    clusters=$("$KIND" get clusters 2>/dev/null) || return 1
+    grep -qx "$KIND_CLUSTER" <<<"$clusters"
+}
+
 # The cluster must exist (make cluster-up).
 need_cluster() {
-    if ! "$KIND" get clusters 2>/dev/null | grep -qx "$KIND_CLUSTER"; then
+    if ! cluster_exists; then
         echo "k8s: no kind cluster named $KIND_CLUSTER: 'make cluster-up' first" >&2
         exit 1
     fi
@@ -63,6 +71,20 @@ ready_pods() {
     local n
     n=$(kn get deployment "$DEPLOYMENT" -o jsonpath='{.status.readyReplicas}' 2>/dev/null || true)
     echo "${n:-0}"
+}
+
+# A model-server pod to delete: Running, Ready and not already being deleted (a terminating pod keeps phase
+# Running, and its Ready condition until the drain ends; deleting it again proves nothing). Empty when none.
+victim_pod() {
+    kn get pods -l app.kubernetes.io/name=model-server -o json | "$PYTHON" -c '
+import json, sys
+for pod in json.load(sys.stdin)["items"]:
+    status = pod.get("status", {})
+    ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or [])
+    if ready and status.get("phase") == "Running" and not pod["metadata"].get("deletionTimestamp"):
+        print(pod["metadata"]["name"])
+        break
+'
 }
 
 # Failed requests of a `loadtest run` results folder.

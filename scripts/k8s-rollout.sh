@@ -59,13 +59,15 @@ pins=$(kn get deployment "$DEPLOYMENT" \
     -o jsonpath='{.spec.template.spec.containers[0].env[?(@.name=="MODEL_SERVER_DEFAULT_VERSIONS")].value}')
 new="digits=$to"
 IFS=, read -ra items <<<"$pins"
-for item in "${items[@]}"; do
+# ${a[@]+"${a[@]}"}: an empty array is "unbound" under nounset in bash < 4.4 (macOS ships 3.2).
+for item in ${items[@]+"${items[@]}"}; do
     name=${item%%=*}
     [[ $item != *=* || ${name// /} == digits ]] || new+=",$item"
 done
 revision() { kn get deployment "$DEPLOYMENT" -o jsonpath='{.metadata.annotations.deployment\.kubernetes\.io/revision}'; }
 old_revision=$(revision)
-mapfile -t old_pods < <(kn get pods -l "$label" -o name)
+old_pods=()  # a read loop, not mapfile: bash 3.2 has none
+while IFS= read -r pod; do old_pods+=("$pod"); done < <(kn get pods -l "$label" -o name)
 
 mkdir -p "$out"
 load_pid=""
@@ -92,7 +94,7 @@ echo "rollout: failed requests during the rollout: $failed (results in $out)"
 # The old pods drain (preStop + the server's drain) after the rollout counts them gone; ask once they are
 # (within terminationGracePeriodSeconds, 30 s, plus a margin).
 t1=$SECONDS
-until [[ -z $(kn get "${old_pods[@]}" --ignore-not-found -o name) ]]; do
+until ((${#old_pods[@]} == 0)) || [[ -z $(kn get "${old_pods[@]}" --ignore-not-found -o name) ]]; do
     ((SECONDS - t1 < 90)) || { echo "rollout: old pods still terminating after 90 s: ${old_pods[*]}" >&2; exit 1; }
     sleep 2
 done

@@ -32,7 +32,7 @@ cleanup() {
 trap cleanup EXIT
 
 if project_exists; then
-    mapfile -t ids < <(project_containers model-server | sort)
+    ids=(); while IFS= read -r id; do ids+=("$id"); done < <(project_containers model-server | sort)
     if ((${#ids[@]} < 2)); then
         echo "rolling-restart: your stack (project $COMPOSE_PROJECT) has ${#ids[@]} replica(s); a rolling restart needs 2 or more: 'make compose-up REPLICAS=2'" >&2
         exit 2
@@ -43,7 +43,7 @@ else
     echo "rolling-restart: no stack is up (project $COMPOSE_PROJECT): starting $replicas replicas; they are removed at the end (KEEP=1 keeps them)"
     started_here=1
     "$here/compose.sh" up "$replicas"
-    mapfile -t ids < <(project_containers model-server | sort)
+    ids=(); while IFS= read -r id; do ids+=("$id"); done < <(project_containers model-server | sort)
 fi
 address=$(lb_address) || { echo "rolling-restart: the stack has no lb container publishing port 8080" >&2; exit 1; }
 # Load before the first restart, ~15 s per replica (drain + start + warm-up + health), load after.

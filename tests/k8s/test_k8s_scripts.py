@@ -1,7 +1,9 @@
 """The live-workflow scripts without a cluster: they parse, and each guard says what is missing and how to fix it."""
 
+import json
 import os
 import subprocess
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -48,3 +50,131 @@ def test_deploy_refuses_latest_or_untagged(image: str) -> None:
     proc = run("scripts/k8s-deploy.sh", env={**NO_KIND, "IMAGE": image})
     assert proc.returncode == 1
     assert "use a pinned tag, never :latest" in proc.stderr
+
+
+# --- The scripts run against stand-ins for kind, kubectl, docker and the load generator on PATH (no cluster).
+# BASH32=/path/to/bash-3.2 (macOS's /bin/bash version) also runs them under that bash: a `bash` first on PATH
+# makes every `#!/usr/bin/env bash` script, stand-ins included, run under it.
+SHELLS = ["bash", *([os.environ["BASH32"]] if os.environ.get("BASH32") else [])]
+REAL_PYTHON = str(ROOT / ".venv" / "bin" / "python")
+
+
+class Stubs:
+    def __init__(self, root: Path, shell: str) -> None:
+        self.bin, self.log, self.results = root / "bin", root / "calls.log", root / "results"
+        self.bin.mkdir()
+        if shell != "bash":
+            (self.bin / "bash").symlink_to(shell)
+        self.env = {
+            "PATH": f"{self.bin}{os.pathsep}{os.environ['PATH']}",
+            "STUB_LOG": str(self.log),
+            "KIND": "kind",
+            "KUBECTL": "kubectl",
+            "PYTHON": str(self.bin / "python"),
+            "RESULTS": str(self.results),
+        }
+        self.tool("kind", 'case "$1 $2" in "get clusters") echo ai-hosting-labs ;; esac')
+        # `python -m loadtest run ... --out DIR`: a load that lasts LOAD_S and fails nothing; anything else is Python.
+        self.tool(
+            "python",
+            f"""
+            if [[ $1 == -m ]]; then
+                while [[ $# -gt 0 && $1 != --out ]]; do shift; done
+                mkdir -p "$2" && echo '{{"total": {{"failures": 0}}}}' >"$2/summary.json"
+                sleep "${{LOAD_S:-1}}"
+                exit 0
+            fi
+            exec {REAL_PYTHON} "$@"
+            """,
+        )
+
+    def tool(self, name: str, body: str) -> None:
+        path = self.bin / name
+        path.write_text(f'#!/usr/bin/env bash\necho "{name} $*" >>"$STUB_LOG"\n{textwrap.dedent(body)}\n')
+        path.chmod(0o755)
+
+    def calls(self, prefix: str = "") -> list[str]:
+        lines = self.log.read_text().splitlines() if self.log.exists() else []
+        return [line for line in lines if line.startswith(prefix)]
+
+    def run(self, *args: str, timeout: float = 60, **env: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            args, cwd=ROOT, capture_output=True, text=True, timeout=timeout, env={**os.environ, **self.env, **env}
+        )
+
+
+@pytest.fixture(params=SHELLS, ids=lambda s: "bash" if s == "bash" else "bash32")
+def stubs(request: pytest.FixtureRequest, tmp_path: Path) -> Stubs:
+    return Stubs(tmp_path, request.param)
+
+
+def test_a_long_cluster_list_still_finds_the_cluster(stubs: Stubs) -> None:
+    # grep -q stops reading at the first match; kind, still writing, dies of SIGPIPE; pipefail made that "no cluster".
+    stubs.tool("kind", "echo ai-hosting-labs; for i in $(seq 1 20000); do echo other-$i; done")
+    proc = stubs.run("bash", "-c", "set -o errexit -o nounset -o pipefail; source scripts/k8s-lib.sh; need_cluster")
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_a_missing_cluster_is_said(stubs: Stubs) -> None:
+    stubs.tool("kind", "echo another-cluster")
+    proc = stubs.run("scripts/k8s-chaos.sh")
+    assert proc.returncode == 1
+    assert "no kind cluster named ai-hosting-labs: 'make cluster-up' first" in proc.stderr
+
+
+def pod(name: str, ready: bool = True, terminating: bool = False) -> dict:
+    meta: dict = {"name": name, **({"deletionTimestamp": "2026-01-01T00:00:00Z"} if terminating else {})}
+    conditions = [{"type": "Ready", "status": str(ready)}]
+    return {"metadata": meta, "status": {"phase": "Running", "conditions": conditions}}
+
+
+def test_chaos_never_picks_a_terminating_or_unready_pod(stubs: Stubs, tmp_path: Path) -> None:
+    pods = {"items": [pod("a-terminating", terminating=True), pod("b-unready", ready=False), pod("c-ready")]}
+    (tmp_path / "pods.json").write_text(json.dumps(pods))
+    # kubectl as it answers: the pod list (JSON, or the first item's name for a jsonpath), the deleted pod gone.
+    stubs.tool(
+        "kubectl",
+        f"""
+        case "$*" in
+            *"get pods"*"-o json"*) cat {tmp_path / "pods.json"} ;;
+            *"get pods"*"items[0].metadata.name"*) echo a-terminating ;;
+            *"get deployment"*"spec.replicas"*|*"get deployment"*"readyReplicas"*) echo 3 ;;
+            *"get pod "*) exit 1 ;;
+        esac
+        """,
+    )
+    proc = stubs.run("scripts/k8s-chaos.sh", LOAD_S="12")
+    assert proc.returncode == 0, proc.stderr
+    assert [c.split()[-2] for c in stubs.calls("kubectl") if " delete pod " in c] == ["c-ready"]
+    assert "failed requests: 0" in proc.stdout
+
+
+def test_chaos_says_when_no_pod_can_be_picked(stubs: Stubs, tmp_path: Path) -> None:
+    (tmp_path / "pods.json").write_text(json.dumps({"items": [pod("a", terminating=True)]}))
+    stubs.tool("kubectl", f'case "$*" in *"get pods"*"-o json"*) cat {tmp_path / "pods.json"} ;; esac')
+    proc = stubs.run("scripts/k8s-chaos.sh", LOAD_S="12")
+    assert proc.returncode == 1
+    assert "no model-server pod is Running, Ready and not terminating" in proc.stderr
+    assert not [c for c in stubs.calls("kubectl") if " delete " in c]
+
+
+def deploy_with_image_id(stubs: Stubs, image_id: str, tmp_path: Path) -> str:
+    """Run k8s-deploy.sh with docker reporting `image_id` for the image; returns the kustomization it applied."""
+    stubs.tool("docker", f'case "$1 $2" in "image inspect") echo sha256:{image_id} ;; esac')
+    applied = tmp_path / "applied.yaml"
+    stubs.tool("kubectl", f'case "$*" in *"apply --kustomize "*) cat "${{@: -1}}/kustomization.yaml" >{applied};; esac')
+    proc = stubs.run("scripts/k8s-deploy.sh", IMAGE="ai-hosting-labs/model-server:0a1b2c3-dirty")
+    assert proc.returncode == 0, proc.stderr
+    return applied.read_text()
+
+
+def test_a_rebuilt_image_under_a_reused_tag_is_rolled_out(stubs: Stubs, tmp_path: Path) -> None:
+    first = deploy_with_image_id(stubs, "1" * 64, tmp_path)
+    second = deploy_with_image_id(stubs, "2" * 64, tmp_path)
+    again = deploy_with_image_id(stubs, "2" * 64, tmp_path)
+    assert first != second, "a new image under the same tag must change the pod template"
+    assert second == again, "the same image must not roll out again"
+    assert 'newTag: "0a1b2c3-dirty-222222222222"' in second
+    loaded = [c.split()[3] for c in stubs.calls("kind load docker-image")]
+    assert loaded[-1] == "ai-hosting-labs/model-server:0a1b2c3-dirty-222222222222"
+    assert f"docker tag {'2' * 64} ai-hosting-labs/model-server:0a1b2c3-dirty-222222222222" in stubs.calls("docker")
