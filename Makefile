@@ -74,6 +74,12 @@ PEERS_ARGS ?=
 bench-peers: models ## Benchmark: ours vs MLServer and Triton (PyTriton), each installed on demand in .venv-peers/ -> results/bench/peers.json
 	$(PY) -m loadtest bench-peers --model-repository $(MODELS_DIR) --out $(RESULTS)/bench/peers.json $(PEERS_ARGS)
 
+# Extra bench-peers flags, e.g. PEERS_ARGS="--models minilm --peers mlserver --repeats 1"
+PEERS_ARGS ?=
+.PHONY: bench-peers
+bench-peers: models ## Benchmark: ours vs MLServer and Triton (PyTriton), each installed on demand in .venv-peers/ -> results/bench/peers.json
+	$(PY) -m loadtest bench-peers --model-repository $(MODELS_DIR) --out $(RESULTS)/bench/peers.json $(PEERS_ARGS)
+
 ##@ Containers
 
 IMAGE_REPO ?= ai-hosting-labs/model-server

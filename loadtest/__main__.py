@@ -313,5 +313,30 @@ def bench_server(
         _fail(str(exc))
 
 
+@app.command("bench-peers")
+def bench_peers(
+    model_repository: Annotated[Path, typer.Option(help="Model repository built by `make models`")] = Path("models"),
+    out: Annotated[Path, typer.Option(help="JSON results file")] = Path("results/bench/peers.json"),
+    models: Annotated[str, typer.Option(help="Comma-separated model names")] = "minilm,digits",
+    peers: Annotated[str, typer.Option(help="Comma-separated peers: mlserver, pytriton")] = "mlserver,pytriton",
+    venvs: Annotated[Path, typer.Option(help="Where the peers' virtualenvs are installed")] = Path(".venv-peers"),
+    users: Annotated[int, typer.Option(min=1, max=256, help="Concurrent closed-loop clients")] = 32,
+    duration: Annotated[float, typer.Option(min=1, max=300, help="Seconds of measured load per server run")] = 20,
+    warmup: Annotated[float, typer.Option(min=0, max=60, help="Seconds of load before measuring")] = 3,
+    batch: Annotated[int, typer.Option(min=1, max=4096, help="Max batch size, and the raw loop's batch")] = 32,
+    repeats: Annotated[int, typer.Option(min=1, max=9, help="Interleaved repeats; the table shows medians")] = 3,
+) -> None:
+    """Our server vs MLServer and Triton (PyTriton), same model and load: rows/s, p50, p99, ratios (JSON + table)."""
+    _patch_first()
+    from loadtest.studies import bench_peers as peers_mod
+    from loadtest.studies.bench_server import Bench
+
+    bench = Bench(model_repository, out, users, duration, warmup, batch, repeats)
+    try:
+        raise typer.Exit(peers_mod.main(bench, models.split(","), [p for p in peers.split(",") if p], venvs))
+    except ValueError as exc:
+        _fail(str(exc))
+
+
 if __name__ == "__main__":
     sys.exit(app())

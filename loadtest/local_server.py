@@ -68,8 +68,14 @@ class LocalServer:
         log_path: Path | None = None,
         ready_timeout: float = 120.0,
         module: str = "model_server",
+        python: str = sys.executable,
+        env: dict[str, str] | None = None,
+        ready_path: str = "/v2/health/ready",
     ) -> None:
         self.module = module  # loadtest.studies.naive_server for the benchmark's baseline
+        self.python = python  # a peer server's virtualenv (bench-peers)
+        self.env = env
+        self.ready_path = ready_path  # Triton is ready before its models are: a peer is waited for on its model
         self.model_repository = model_repository
         self.args = args or []
         self.cpus = cpus if cpus and shutil.which("taskset") else None
@@ -89,7 +95,7 @@ class LocalServer:
 
     def command(self) -> list[str]:
         cmd = [
-            sys.executable,
+            self.python,
             "-m",
             self.module,
             "--host",
@@ -106,10 +112,12 @@ class LocalServer:
         if self.log_path:
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("wb") if self.log_path else open(os.devnull, "wb") as log:
-            proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
+            proc = subprocess.Popen(
+                self.command(), stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent, env=self.env
+            )
         self.proc = proc
         try:
-            preflight.wait_ready(self.url, self.ready_timeout, alive=lambda: proc.poll() is None)
+            preflight.wait_ready(self.url, self.ready_timeout, alive=lambda: proc.poll() is None, path=self.ready_path)
         except preflight.TargetError as exc:
             self.stop()
             hint = f"; see {self.log_path}" if self.log_path else ""

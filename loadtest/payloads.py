@@ -76,6 +76,10 @@ class InputSpec:
     def describe(self) -> str:
         return f"{self.datatype} {list(self.shape)} as input {self.name!r}"
 
+    def as_column(self) -> InputSpec:
+        """One value per row sent as a column, [-1] as [-1, 1] (Triton's way: see preflight.wants_columns)."""
+        return InputSpec(self.name, self.datatype, (*self.shape, 1)) if len(self.shape) == 1 else self
+
 
 DIGITS_INPUT = InputSpec("input", "FP32", (-1, DIGITS_FEATURES))
 TEXT_INPUT = InputSpec("text", "BYTES", (-1,))
@@ -102,9 +106,10 @@ def digits_v2_body(rows: list[list[float]]) -> dict:
     }
 
 
-def text_v2_body(texts: list[str]) -> dict:
+def text_v2_body(texts: list[str], column: bool = False) -> dict:
     spec = TEXT_INPUT
-    return {"inputs": [{"name": spec.name, "shape": [len(texts)], "datatype": spec.datatype, "data": texts}]}
+    shape = [len(texts), 1] if column else [len(texts)]
+    return {"inputs": [{"name": spec.name, "shape": shape, "datatype": spec.datatype, "data": texts}]}
 
 
 def v1_body(instances: list) -> dict:

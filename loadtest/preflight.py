@@ -79,6 +79,13 @@ def check_target(host: str, models: list[tuple[str, str | None]], timeout: float
     return metadata
 
 
+def wants_columns(metadata: dict) -> bool:
+    """Whether the model declares one-value-per-row tensors as columns, [-1, 1]: Triton gives every tensor at
+    least one dimension besides the batch, where ours and MLServer declare [-1]. The load then follows suit."""
+    tensors = [*(metadata.get("inputs") or []), *(metadata.get("outputs") or [])]
+    return any(isinstance(t, dict) and t.get("shape") == [-1, 1] for t in tensors)
+
+
 def check_fit(profile: str, model: str, metadata: dict, sends: InputSpec) -> None:
     """The model takes what the profile sends (name, datatype, shape), so a mismatch is refused before
     the run rather than turning every request into an HTTP 400."""
@@ -119,10 +126,12 @@ def poll(probe: Callable[[], T | None], timeout: float, interval: float = 0.1) -
         time.sleep(interval)
 
 
-def wait_ready(host: str, timeout: float, alive: Callable[[], bool] = lambda: True) -> None:
-    """Polls readiness until 200; bounded by `timeout`. `alive` lets a caller stop early when the
+def wait_ready(
+    host: str, timeout: float, alive: Callable[[], bool] = lambda: True, path: str = "/v2/health/ready"
+) -> None:
+    """Polls readiness (`path`) until 200; bounded by `timeout`. `alive` lets a caller stop early when the
     server process it started has died."""
-    url = f"{check_host(host)}/v2/health/ready"
+    url = f"{check_host(host)}{path}"
     last = "no answer"
 
     def ready() -> bool | None:

@@ -60,9 +60,9 @@ def check_model_name(body: Any, model: str) -> None:
         raise BadAnswer("wrong model_name", f"{body.get('model_name')!r} != {model!r}")
 
 
-def digits_v2(body: Any, model: str, rows: int) -> None:
+def digits_v2(body: Any, model: str, rows: int, column: bool = False) -> None:
     check_model_name(body, model)
-    labels = _tensor(_output(body, "label"), [rows])
+    labels = _tensor(_output(body, "label"), [rows, 1] if column else [rows]).reshape(rows)
     probs = _tensor(_output(body, "probabilities"), [rows, DIGITS_CLASSES])
     _check_labels(labels)
     if (probs < -TOLERANCE).any() or (np.abs(probs.sum(axis=1) - 1.0) > TOLERANCE).any():

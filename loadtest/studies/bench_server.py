@@ -102,15 +102,15 @@ class Bench:
     where: Placement = Placement(None, None)
 
 
-def served(bench: Bench, out: Path, model: str, module: str, args: list[str]) -> dict:
-    """Throughput and latency of one server configuration under a closed-loop load of one row per request."""
+def served(bench: Bench, out: Path, model: str, server: LocalServer) -> dict:
+    """Throughput and latency of one server (not started yet) under a closed-loop load of one row per request."""
     from loadtest.runner import RunConfig, run  # Locust: imported by the command, after its gevent patching
 
     out.mkdir(parents=True, exist_ok=True)
-    cpus = None if bench.where.server is None else str(bench.where.server)
-    with LocalServer(bench.repository, args, cpus=cpus, module=module, log_path=out / "server.log") as server:
+    loadgen = psutil.Process()  # this process: Locust runs in it
+    with server:
         process = psutil.Process(server.proc.pid) if server.proc else None
-        cpu_before, wall_before = _cpu_seconds(process), time.perf_counter()
+        cpu_before, loadgen_before, wall_before = _cpu_seconds(process), _cpu_seconds(loadgen), time.perf_counter()
         config = RunConfig(
             host=server.url,
             out=out,
@@ -124,8 +124,11 @@ def served(bench: Bench, out: Path, model: str, module: str, args: list[str]) ->
         )
         summary = run(config)
         # The whole run (warm-up included): the share of a core the server got; below ~0.9 at saturation, a
-        # neighbour took the rest, and rows per CPU second is the fairer comparison.
-        cpu_share = (_cpu_seconds(process) - cpu_before) / (time.perf_counter() - wall_before)
+        # neighbour took the rest, and rows per CPU second is the fairer comparison. The load generator's own
+        # share shows whether it, rather than the server, was the limit (near 1.0: it was).
+        wall = time.perf_counter() - wall_before
+        cpu_share = (_cpu_seconds(process) - cpu_before) / wall
+        loadgen_cpu_share = (_cpu_seconds(loadgen) - loadgen_before) / wall
     total = summary["total"]
     latency = total.get("latency_ms", {})
     p50, p99 = latency.get("p50", float("nan")), latency.get("p99", float("nan"))
@@ -136,6 +139,7 @@ def served(bench: Bench, out: Path, model: str, module: str, args: list[str]) ->
         "p99_ms": p99,
         "p99_over_p50": p99 / p50 if p50 else float("nan"),
         "cpu_share": cpu_share,
+        "loadgen_cpu_share": loadgen_cpu_share,
         "rows_per_cpu_s": total["ok_rps"] / cpu_share if cpu_share else float("nan"),
         "latency_ms": latency,
         "load_generator_cpu_saturated": summary.get("load_generator_cpu_saturated"),
@@ -143,10 +147,16 @@ def served(bench: Bench, out: Path, model: str, module: str, args: list[str]) ->
 
 
 def _cpu_seconds(process: psutil.Process | None) -> float:
+    """CPU seconds of a process and its children, live ones included (PyTriton's tritonserver is a child)."""
     if process is None:
         return 0.0
+    total = 0.0
+    for member in [process, *process.children(recursive=True)]:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            times = member.cpu_times()
+            total += times.user + times.system
     times = process.cpu_times()
-    return times.user + times.system + times.children_user + times.children_system
+    return total + times.children_user + times.children_system
 
 
 def configurations(model: str, users: int, batch: int) -> dict[str, tuple[str, list[str]]]:
@@ -173,7 +183,9 @@ def bench_model(bench: Bench, model: str) -> dict:
         for name, (module, args) in configs.items():
             print(f"{step}: {name} ({bench.users} users, {bench.duration:g} s)", flush=True)
             trial_out = bench.out.parent / "server" / model / name / f"trial-{repeat}"
-            trials[name].append(served(bench, trial_out, model, module, args) | {"repeat": repeat - 1})
+            cpus = None if bench.where.server is None else str(bench.where.server)
+            server = LocalServer(bench.repository, args, cpus=cpus, module=module, log_path=trial_out / "server.log")
+            trials[name].append(served(bench, trial_out, model, server) | {"repeat": repeat - 1})
     return summarize(raws, trials)
 
 

@@ -1,0 +1,100 @@
+"""`python -m loadtest bench-peers`: ratios measured side by side, the servers' rotation, Triton-shaped loads."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from loadtest import payloads, preflight, validation
+from loadtest.studies.bench_peers import rotated, summarize
+
+
+def _trial(repeat: int, rps: float, p99: float) -> dict:
+    return {
+        "repeat": repeat,
+        "rps": rps,
+        "p50_ms": p99 / 2,
+        "p99_ms": p99,
+        "p99_over_p50": 2.0,
+        "cpu_share": 1.0,
+        "loadgen_cpu_share": 0.3,
+        "rows_per_cpu_s": rps,
+        "failures": 0,
+    }
+
+
+def test_ratios_pair_each_repeat_with_ours_from_the_same_repeat():
+    # Repeat 1 ran on a busier machine: every server slowed down, the ratio did not.
+    raws = [{"rows_per_s": 400.0}, {"rows_per_s": 200.0}, {"rows_per_s": 400.0}]
+    trials = {
+        "ours": [_trial(0, 300, 100), _trial(1, 150, 200), _trial(2, 280, 100)],
+        "pytriton": [_trial(0, 250, 200), _trial(1, 125, 400), _trial(2, 280, 150)],
+    }
+    result = summarize(raws, trials)
+    assert result["servers"]["ours"]["rps"] == 280 and result["servers"]["pytriton"]["rps"] == 250
+    assert result["servers"]["ours"]["over_raw"] == pytest.approx(0.75)  # median of 300/400, 150/200, 280/400
+    ratio = result["ratios"]["ours_vs_pytriton"]
+    assert ratio["rps"] == pytest.approx(1.2)  # median of 1.2, 1.2, 1.0: not 280/250 from unpaired medians
+    assert ratio["p99"] == pytest.approx(0.5) and ratio["repeats"] == 3
+
+
+def test_a_peer_that_failed_in_a_repeat_is_compared_on_the_repeats_it_ran():
+    raws = [{"rows_per_s": 400.0}, {"rows_per_s": 400.0}]
+    trials = {"ours": [_trial(0, 300, 100), _trial(1, 200, 100)], "mlserver": [_trial(1, 100, 400)]}
+    assert summarize(raws, trials)["ratios"]["ours_vs_mlserver"] == {"rps": 2.0, "p99": 0.25, "repeats": 1}
+
+
+def test_each_server_takes_each_position_in_turn():
+    names = ["ours", "mlserver", "pytriton"]
+    orders = [rotated(names, repeat) for repeat in range(3)]
+    assert [order[0] for order in orders] == names
+    assert all(sorted(order) == sorted(names) for order in orders)
+
+
+def test_a_triton_model_gets_rows_as_columns():
+    triton = {
+        "inputs": [{"name": "text", "datatype": "BYTES", "shape": [-1, 1]}],
+        "outputs": [{"name": "embedding", "datatype": "FP32", "shape": [-1, 384]}],
+    }
+    ours = {"inputs": [{"name": "text", "datatype": "BYTES", "shape": [-1]}], "outputs": triton["outputs"]}
+    assert preflight.wants_columns(triton) and not preflight.wants_columns(ours)
+    sends = payloads.TEXT_INPUT.as_column()
+    preflight.check_fit("minilm", "minilm", triton, sends)  # fits: no TargetError
+    assert payloads.DIGITS_INPUT.as_column() == payloads.DIGITS_INPUT  # [-1, 64] is already 2-D
+    assert payloads.text_v2_body(["a", "b"], column=True)["inputs"][0]["shape"] == [2, 1]
+    assert payloads.text_v2_body(["a", "b"])["inputs"][0]["shape"] == [2]
+
+
+def _digits_answer(label_shape: list[int]) -> dict:
+    probabilities = [0.0] * 10
+    probabilities[3] = 1.0
+    return {
+        "outputs": [
+            {"name": "label", "shape": label_shape, "data": [3]},
+            {"name": "probabilities", "shape": [1, 10], "data": probabilities},
+        ]
+    }
+
+
+def test_digits_labels_as_a_column_only_when_the_model_says_so():
+    validation.digits_v2(_digits_answer([1, 1]), "digits", 1, column=True)
+    validation.digits_v2(_digits_answer([1]), "digits", 1)
+    with pytest.raises(validation.BadAnswer, match="wrong shape"):
+        validation.digits_v2(_digits_answer([1, 1]), "digits", 1)
+
+
+def test_the_peer_registry_imports_only_the_standard_library():
+    # The launchers import it inside the peers' own virtualenvs, which hold none of our heavy dependencies.
+    heavy = "numpy onnxruntime mlserver pytriton locust fastapi rich psutil".split()
+    code = f"import sys, loadtest.studies.peers; print([m for m in {heavy} if m in sys.modules])"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert result.stdout.strip() == "[]"
+
+
+def test_help():
+    result = subprocess.run(
+        [sys.executable, "-m", "loadtest", "bench-peers", "--help"], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0 and "--peers" in result.stdout and "pytriton" in result.stdout
