@@ -27,7 +27,7 @@ size_of() { docker image inspect --format '{{.Size}}' "$1" | awk '{printf "%.0f 
 
 # kind itself, into the project's .bin (gitignored): `make cluster-up` runs this one.
 build_kind() {
-    if [[ -z ${FORCE:-} ]] && "$repo/.bin/kind" version 2>/dev/null | grep -q "kind $KIND_VERSION "; then
+    if [[ -z ${FORCE:-} ]] && [[ $("$repo/.bin/kind" version 2>/dev/null) == "kind $KIND_VERSION "* ]]; then
         step "kind $KIND_VERSION already in .bin/"
         return
     fi
