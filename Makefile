@@ -199,19 +199,27 @@ hpa-whatif: $(VENV)/.installed ## HPA what-if: the replica timeline of HPA_FILE 
 
 ##@ Kubernetes
 
-KIND ?= kind
+# The kind that `make kind-node-image` pins and installs in .bin/, else the one on PATH.
+KIND ?= $(if $(wildcard .bin/kind),.bin/kind,kind)
+KIND_CONFIG ?= k8s/kind-cluster.yaml
+KIND_NODE_IMAGE ?=
 KUBECTL ?= $(if $(wildcard $(VENV)/bin/kubectl),$(VENV)/bin/kubectl,kubectl)
 KIND_CLUSTER ?= ai-hosting-labs
 K8S_OVERLAY ?= k8s/overlays/kind
 K8S_USERS ?= 40
 K8S_DURATION ?= 240
 HPA_WATCH_SECONDS ?= 300
-K8S_ENV = KIND=$(KIND) KUBECTL=$(KUBECTL) KIND_CLUSTER=$(KIND_CLUSTER) IMAGE=$(IMAGE) PYTHON=$(PY) RESULTS=$(RESULTS)
+K8S_ENV = KIND=$(KIND) KUBECTL=$(KUBECTL) KIND_CLUSTER=$(KIND_CLUSTER) KIND_CONFIG=$(KIND_CONFIG) \
+	KIND_NODE_IMAGE=$(KIND_NODE_IMAGE) IMAGE=$(IMAGE) PYTHON=$(PY) RESULTS=$(RESULTS)
+
+.PHONY: kind-node-image
+kind-node-image: ## Air-gapped kind node image + .bin/kind, built offline from Go modules and Debian (cached; FORCE=1 rebuilds)
+	scripts/kind-node-image.sh
 
 .PHONY: k8s-tools cluster-up deploy k8s-loadtest hpa-watch chaos rollout cluster-down k8s-podspec k8s-check test-k8s doctor
 k8s-tools: ## Check that kind, kubectl and docker are installed (says how to install the missing one)
 	@$(K8S_ENV) bash -c 'source scripts/k8s-lib.sh && need kind kubectl docker'
-cluster-up: ## kind cluster (1 control-plane + 2 workers, NodePort 30080 on 127.0.0.1) + metrics-server; waits for `kubectl top nodes`
+cluster-up: ## kind cluster from KIND_CONFIG (1 control-plane + 2 workers, NodePort 30080 on 127.0.0.1) + metrics-server; waits for `kubectl top nodes`
 	$(K8S_ENV) scripts/k8s-cluster.sh up
 deploy: k8s-tools image ## Build the image, kind load it, apply k8s/overlays/kind with its tag, wait for the rollout
 	$(K8S_ENV) scripts/k8s-deploy.sh
