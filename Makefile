@@ -74,12 +74,6 @@ PEERS_ARGS ?=
 bench-peers: models ## Benchmark: ours vs MLServer and Triton (PyTriton), each installed on demand in .venv-peers/ -> results/bench/peers.json
 	$(PY) -m loadtest bench-peers --model-repository $(MODELS_DIR) --out $(RESULTS)/bench/peers.json $(PEERS_ARGS)
 
-# Extra bench-peers flags, e.g. PEERS_ARGS="--models minilm --peers mlserver --repeats 1"
-PEERS_ARGS ?=
-.PHONY: bench-peers
-bench-peers: models ## Benchmark: ours vs MLServer and Triton (PyTriton), each installed on demand in .venv-peers/ -> results/bench/peers.json
-	$(PY) -m loadtest bench-peers --model-repository $(MODELS_DIR) --out $(RESULTS)/bench/peers.json $(PEERS_ARGS)
-
 ##@ Containers
 
 IMAGE_REPO ?= ai-hosting-labs/model-server
@@ -180,6 +174,11 @@ loadtest: ## Bounded load on a running server (LOAD_TARGET, LOAD_PROFILE, LOAD_S
 .PHONY: tradeoffs
 tradeoffs: models ## Optimization study (quantization, size, padding, batching, threads, graph opt): table + Pareto PNG in results/tradeoffs/ (QUICK=1: ~2 min CI subset)
 	$(PY) -m loadtest tradeoffs $(if $(QUICK),--quick) --model-repository $(MODELS_DIR) --out $(RESULTS)/tradeoffs
+
+ACCURACY_MODEL ?= digits
+.PHONY: accuracy
+accuracy: models ## Quality through the serving path: held-out data sent to LOAD_TARGET, per version of ACCURACY_MODEL, with request time -> results/accuracy/
+	$(PY) -m loadtest accuracy --host $(LOAD_TARGET) --model $(ACCURACY_MODEL) --out $(RESULTS)/accuracy/$(ACCURACY_MODEL).json
 
 .PHONY: size-study
 size-study: ## Model size study: hidden width and magnitude pruning against accuracy, raw/gzip size and batch-1 latency in results/size-study/ (QUICK=1: widths 32, 128)

@@ -291,6 +291,45 @@ def size_study(
     size_study_mod.run(out, quick)
 
 
+@app.command()
+def accuracy(
+    host: Annotated[str, typer.Option(help="The server: local, Compose's load balancer or the cluster's NodePort")],
+    model: Annotated[str, typer.Option(help="digits, digits-large or minilm")] = "digits",
+    versions: Annotated[str, typer.Option(help="Comma-separated versions; default: every version served")] = "",
+    rows: Annotated[int, typer.Option(min=1, max=64, help="Rows per request (the server's default cap is 64)")] = 50,
+    model_repository: Annotated[Path, typer.Option(help="Where the model cards are (their claimed quality)")] = Path(
+        "models"
+    ),
+    out: Annotated[Path, typer.Option(help="JSON results file")] = Path("results/accuracy/accuracy.json"),
+) -> None:
+    """Quality measured through the serving path, per version, next to the card's figure and the request time."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from loadtest.studies import accuracy as accuracy_mod
+
+    if model not in ("digits", "digits-large", "minilm"):
+        _fail(f"--model {model!r}: choose digits, digits-large or minilm (the held-out data this command knows)")
+    cards = {card.parent.name: json.loads(card.read_text()) for card in (model_repository / model).glob("*/model.json")}
+    try:
+        found = accuracy_mod.measure(host, model, [v for v in versions.split(",") if v] or None, rows, cards)
+    except accuracy_mod.AccuracyError as exc:
+        _fail(str(exc), 1)
+    table = Table(title=f"{model} through {host}: {found[0]['metric']} per version")
+    for column in ("version", "precision", "measured", "card says", "median request ms", "requests"):
+        table.add_column(column, justify="right")
+    for r in found:
+        card = "-" if r["card_value"] is None else f"{r['card_value']:.4f}"
+        table.add_row(
+            r["version"], str(r["precision"]), f"{r['value']:.4f}", card, f"{r['median_request_ms']:.1f}",
+            str(r["requests"]),
+        )  # fmt: skip
+    Console().print(table)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"host": host, "model": model, "rows_per_request": rows, "versions": found}, indent=2))
+    print(f"accuracy: {out}")
+
+
 @app.command("bench-server")
 def bench_server(
     model_repository: Annotated[Path, typer.Option(help="Model repository built by `make models`")] = Path("models"),
