@@ -18,7 +18,7 @@ image=${1:?usage: scripts/docker-image.sh IMAGE (name:tag)}
 compgen -G 'models/*/*/model.onnx' >/dev/null || { echo "docker-image: no models in models/: run 'make models' first" >&2; exit 1; }
 if [[ -n ${MODELS:-} && $MODELS != all ]]; then
     for m in $MODELS; do
-        [[ -d models/$m ]] || { echo "docker-image: MODELS names '$m', not in models/ (have: $(find models -mindepth 1 -maxdepth 1 -type d -printf '%f ')); or MODELS=all" >&2; exit 2; }
+        [[ -d models/$m ]] || { echo "docker-image: MODELS names '$m', not in models/ (have: $(cd models && echo */)); or MODELS=all" >&2; exit 2; }
     done
 fi
 
