@@ -18,6 +18,7 @@ app = typer.Typer(
 )
 EXIT_NOT_PASSED = 1
 EXIT_USAGE = 2
+EXIT_PARTIAL = 3  # nothing failed, but required checks could not run here (e.g. no kind cluster)
 
 
 def _fail(message: str) -> None:
@@ -63,7 +64,11 @@ def list_labs() -> None:
     Console(width=None if sys.stdout.isatty() else 160).print(table)
 
 
-@app.command()
+@app.command(
+    help="Grade one working tree. Exit codes: 0 PASSED, every required check passed; 1 NOT PASSED, a check "
+    "failed, timed out or crashed; 2 usage error; 3 PARTIAL, nothing failed but required checks could not run "
+    "here (skipped: no Docker engine, no kind cluster), and the report says which and why. A skip is never a pass."
+)
 def check(
     lab: Annotated[str, typer.Argument(help="Lab number (02) or folder name (02-containerize)")],
     path: Annotated[Path, typer.Option(help="Working tree to grade (default: this repository)")] = REPO_ROOT,
@@ -74,7 +79,7 @@ def check(
     out: Annotated[Path | None, typer.Option(help="Write the report here instead of standard output")] = None,
     only: Annotated[str | None, typer.Option(help="Comma-separated check ids to run")] = None,
 ) -> None:
-    """Grade one working tree. Exit 0 only when every required check passed (a skip is not a pass)."""
+    """Grade one working tree."""
     from grader import formats, runner
 
     if fmt not in formats.FORMATS:
@@ -96,7 +101,7 @@ def check(
         typer.echo(f"{result.lab}: {result.score:g}/{result.max_score:g} points, report written to {out}", err=True)
     else:
         sys.stdout.write(report)
-    raise typer.Exit(0 if result.passed else EXIT_NOT_PASSED)
+    raise typer.Exit(0 if result.passed else EXIT_PARTIAL if result.partial else EXIT_NOT_PASSED)
 
 
 @app.command()

@@ -34,11 +34,13 @@ def feedback(c: CheckResult) -> str:
 
 
 def _summary_line(r: LabResult) -> str:
-    verdict = "PASSED" if r.passed else "NOT PASSED"
+    verdict = "PASSED" if r.passed else "PARTIAL" if r.partial else "NOT PASSED"
     counts = {s: sum(1 for c in r.checks if c.status == s) for s in _ICON}
     shown = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
     extra = f"; {len(r.not_run)} live check(s) not run (--static-only)" if r.not_run else ""
-    return f"{r.lab} {verdict}: {_pts(r.score)}/{_pts(r.max_score)} points ({shown}{extra})"
+    line = f"{r.lab} {verdict}: {_pts(r.score)}/{_pts(r.max_score)} points ({shown}{extra})"
+    # Every check that ran passed, but some could not run here: say which and why, apart from a failure.
+    return line + (f"\nPARTIAL: {r.partial_reason}" if r.partial else "")
 
 
 def text(r: LabResult, width: int = 120) -> str:

@@ -40,14 +40,18 @@ def missing(requirement: str) -> str | None:
         return "neither `docker compose` nor `docker-compose` is installed"
     if requirement == "kind":
         if not shutil.which("kind"):
-            return "kind is not installed"
+            return "no cluster: kind is not installed"
         from grader.checks.kubernetes import RenderError, kubectl
 
         try:
             tool = kubectl()
         except RenderError as exc:
             return str(exc)
-        return None if _ok(tool, "--context", "kind-ai-hosting-labs", "get", "nodes") else "no kind cluster answers"
+        return (
+            None
+            if _ok(tool, "--context", "kind-ai-hosting-labs", "get", "nodes")
+            else "no cluster: no kind cluster answers"
+        )
     if requirement == "base-image":
         return _image_present(BASE_IMAGE)
     if requirement == "server-image":

@@ -64,6 +64,21 @@ class LabResult:
         """Every required check passed (a skip is not a pass)."""
         return all(c.status == "passed" for c in self.checks if c.required)
 
+    @property
+    def partial(self) -> bool:
+        """Not passed, yet nothing failed: the required checks that did not pass could not run here (skipped for
+        a missing requirement such as a kind cluster). The learner is told what could not run and why."""
+        required = [c for c in self.checks if c.required]
+        return not self.passed and all(c.status in ("passed", "skipped") for c in required)
+
+    @property
+    def partial_reason(self) -> str:
+        """'live checks not run: no cluster: kind is not installed' (each distinct reason once)."""
+        reasons = dict.fromkeys(
+            c.feedback.removeprefix("skipped: ") for c in self.checks if c.required and c.status == "skipped"
+        )
+        return "live checks not run: " + "; ".join(reasons)
+
     def as_dict(self) -> dict:
         return {
             "schema_version": SCHEMA_VERSION,
@@ -71,6 +86,7 @@ class LabResult:
             "score": self.score,
             "max_score": self.max_score,
             "passed": self.passed,
+            "partial": self.partial,
             "checks": [asdict(c) for c in self.checks],
         }
 

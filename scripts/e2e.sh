@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # End to end, as CI runs it: every lab this machine can run, with the reference solution, each through
 # scripts/lab.sh (its steps, then the grader must pass it); labs 04 and 05 run their offline parts when kind
-# is absent. Then the student edition (`python -m grader release`) is graded statically: each lab must fail
+# is absent and are then PARTIAL, as `make check` says (exit 3: nothing failed, the cluster checks could not run),
+# which fails e2e only with REQUIRE_KIND=1. Then the student edition (`python -m grader release`) is graded statically: each lab must fail
 # exactly the static checks its lab.yaml marks `student_fails`, and pass the others. Prints a timing table.
 #
 # QUICK=1 is set: shorter loads, one trial, the trade-off study's CI subset, no scaling curve. Learners run
@@ -35,9 +36,16 @@ e2e_start=$SECONDS
 for lab in "${labs[@]}"; do
     echo "==> e2e: lab $lab with the reference solution (QUICK=1; log $logs/lab-$lab.log)"
     start=$SECONDS
-    if scripts/lab.sh "$lab" >"$logs/lab-$lab.log" 2>&1; then
+    lab_status=0
+    scripts/lab.sh "$lab" >"$logs/lab-$lab.log" 2>&1 || lab_status=$?
+    if ((lab_status == 0)); then
         ref_status[$lab]=passed
-        grep -E '^    (SKIPPED|without a kind cluster)' "$logs/lab-$lab.log" || true
+        grep -E '^    SKIPPED' "$logs/lab-$lab.log" || true
+    elif ((lab_status == 3)); then
+        # The grader's PARTIAL (make check exits 3 too): nothing failed, some checks could not run here.
+        ref_status[$lab]=PARTIAL
+        grep -E '^    SKIPPED|^PARTIAL: ' "$logs/lab-$lab.log" || true
+        [[ ${REQUIRE_KIND:-} != 1 ]] || status=1
     else
         ref_status[$lab]=FAILED
         status=1

@@ -63,10 +63,25 @@ def test_check_exits_one_on_a_failing_submission_with_every_format(tmp_path: Pat
     assert "| FAIL | `dockerfile.non_root`" in outputs["markdown"]
 
 
-def test_a_skipped_live_check_is_not_a_pass() -> None:
-    proc = grader("check", "04", "--only", "cluster.deployment_available")
-    assert proc.returncode == 1
-    assert "SKIP" in proc.stdout and "kind" in proc.stdout and "provide it with" in proc.stdout
+def test_a_skipped_live_check_is_not_a_pass_but_partial_with_its_reason() -> None:
+    """Lab 05 without a kind cluster (this test session never starts one): the static checks pass, the live one
+    cannot run. Not PASSED (exit 0), not NOT PASSED (exit 1): PARTIAL, exit 3, with what could not run and why."""
+    proc = grader("check", "05")
+    assert proc.returncode == 3, proc.stdout
+    assert "SKIP" in proc.stdout and "provide it with" in proc.stdout
+    assert "05-autoscale PARTIAL: 9/11 points" in proc.stdout
+    assert "PARTIAL: live checks not run: no cluster" in proc.stdout
+    report = json.loads(grader("check", "05", "--format", "json").stdout)
+    assert report["passed"] is False and report["partial"] is True
+
+
+def test_a_failure_next_to_a_skip_is_not_partial(tmp_path: Path) -> None:
+    root = copy_lab("05", tmp_path / "sub")
+    hpa = root / "k8s/base/hpa.yaml"
+    hpa.write_text(hpa.read_text().replace("type: Utilization", "type: AverageValue"))
+    proc = grader("check", "05", "--path", str(root))
+    assert proc.returncode == 1, proc.stdout
+    assert "NOT PASSED" in proc.stdout and "PARTIAL" not in proc.stdout
 
 
 @pytest.mark.parametrize(
