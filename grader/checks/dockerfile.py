@@ -163,6 +163,66 @@ def check_pinned_base(instructions: list[Instruction]) -> list[Finding]:
     return out
 
 
+_REMOTE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://|^git@|\$", re.M)
+_DIRECTIVE = re.compile(r"#\s*(syntax|escape)\s*=", re.I)
+
+
+def _flags(args: str) -> tuple[dict[str, str], list[str]]:
+    """`--name=value` flags and the remaining words of an instruction (JSON form read as words too)."""
+    words = args.strip().strip("[]").replace('", "', " ").replace('","', " ").replace('"', "").split()
+    flags = dict(w[2:].partition("=")[::2] for w in words if w.startswith("--"))
+    return flags, [w for w in words if not w.startswith("--")]
+
+
+def remote_sources(text: str, base_image: str) -> list[str]:
+    """Everything the Docker daemon, rather than the sandboxed RUN container, would fetch or read: ADD of a
+    URL or git repository, an image that is neither the base image nor an earlier stage (FROM, COPY --from),
+    a variable where a source or an image is named (it could spell a URL), and parser directives (a remote
+    `# syntax=` frontend, or `# escape=` that would make this parser and Docker's disagree). Refused, never built.
+    """
+    problems = []
+    for raw in text.splitlines():
+        if not raw.strip():
+            continue
+        if not raw.lstrip().startswith("#"):
+            break
+        if _DIRECTIVE.match(raw.strip()):
+            problems.append(f"parser directive `{raw.strip()}`: remove it (the grader builds with Docker's defaults)")
+    args: dict[str, str] = {"BASE_IMAGE": base_image}
+    stages: list[str] = []
+    for ins in parse(text):
+        flags, words = _flags(ins.args)
+        if ins.cmd == "ARG" and not stages:
+            key, _, default = ins.args.partition("=")
+            args.setdefault(key.strip(), default.strip().strip("\"'"))
+        elif ins.cmd == "FROM":
+            image = _VAR.sub(lambda m: args.get(m.group(1)) or (m.group(2) or ""), words[0] if words else "")
+            if image.lower() not in stages and image not in (base_image, "scratch"):
+                problems.append(
+                    f"line {ins.line}: FROM {words[0] if words else ''} names an image other than the base image "
+                    "(ARG BASE_IMAGE) or an earlier stage; the grader builds only on its base image"
+                )
+            stages.append(words[2].lower() if len(words) >= 3 and words[1].upper() == "AS" else f"#{len(stages)}")
+        elif ins.cmd in ("ADD", "COPY"):
+            source = flags.get("from")
+            if (
+                source is not None
+                and source.lower() not in stages
+                and not (source.isdigit() and int(source) < len(stages))
+            ):
+                problems.append(
+                    f"line {ins.line}: {ins.cmd} --from={source} is not an earlier stage; the daemon would fetch "
+                    "that image: copy only from a stage of this Dockerfile"
+                )
+            if ins.cmd == "ADD" and (_REMOTE.search(" ".join(words[:-1])) or "checksum" in flags):
+                problems.append(
+                    f"line {ins.line}: ADD {' '.join(words[:-1])[:80]} fetches from a URL or repository (or names "
+                    "it through a variable): the Docker daemon would fetch it from the grading machine; "
+                    "COPY files from the build context instead"
+                )
+    return problems
+
+
 POLICIES = {
     "multi_stage": check_multi_stage,
     "non_root": check_non_root,
