@@ -215,7 +215,7 @@ K8S_ENV = KIND=$(KIND) KUBECTL=$(KUBECTL) KIND_CLUSTER=$(KIND_CLUSTER) KIND_CONF
 kind-node-image: ## Air-gapped kind node image + .bin/kind, built offline from Go modules and Debian (cached; FORCE=1 rebuilds)
 	scripts/kind-node-image.sh
 
-.PHONY: k8s-tools cluster-up deploy k8s-loadtest hpa-watch chaos rollout cluster-down k8s-podspec k8s-check test-k8s doctor
+.PHONY: k8s-tools cluster-up deploy k8s-loadtest hpa-watch chaos rollout cluster-down k8s-podspec k8s-check test-k8s test-kind doctor
 k8s-tools: ## Check that kind, kubectl and docker are installed (says how to install the missing one)
 	@$(K8S_ENV) bash -c 'source scripts/k8s-lib.sh && need kind kubectl docker'
 cluster-up: ## kind cluster from KIND_CONFIG (1 control-plane + 2 workers, NodePort 30080 on 127.0.0.1) + metrics-server; waits for `kubectl top nodes`
@@ -236,8 +236,10 @@ k8s-check: $(VENV)/.installed ## Offline: render every overlay, validate strictl
 	$(PY) -m grader.doctor --manifests-only
 k8s-podspec: image ## Offline: run the rendered pod spec under Docker as the kubelet would (probes, drain, grace period)
 	$(PY) -m grader.podspec --overlay $(K8S_OVERLAY) --image $(IMAGE)
-test-k8s: models ## Only the Kubernetes tests (offline + pod spec under Docker; kind tests skip without kind)
+test-k8s: models ## Only the Kubernetes tests (offline + pod spec under Docker; the live kind suite skips unless KIND_TESTS=1)
 	$(PY) -m pytest tests/k8s tests/kind $(PYTEST_ARGS)
+test-kind: image ## Only the live kind suite: creates the cluster when there is none and deletes it after (KEEP_CLUSTER=1 keeps it)
+	KIND_TESTS=1 $(K8S_ENV) $(PY) -m pytest tests/kind $(PYTEST_ARGS)
 doctor: $(VENV)/.installed ## Diagnose the classic pitfalls (tools, metrics-server, requests, images, threads, port-forward), each with its fix
 	$(PY) -m grader.doctor
 

@@ -4,7 +4,11 @@
 # cluster's names, kubectl bound to the kind context and the lab namespace.
 # Callers set: errexit, nounset, pipefail.
 
-KIND=${KIND:-kind}
+# kind: KIND, else the one `make kind-node-image` builds into the project's .bin/, else the one on PATH.
+if [[ -z ${KIND:-} ]]; then
+    KIND=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/.bin/kind
+    [[ -x $KIND ]] || KIND=kind
+fi
 KUBECTL=${KUBECTL:-kubectl}
 PYTHON=${PYTHON:-.venv/bin/python}
 KIND_CLUSTER=${KIND_CLUSTER:-ai-hosting-labs}

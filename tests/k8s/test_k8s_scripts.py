@@ -98,8 +98,10 @@ class Stubs:
         return [line for line in lines if line.startswith(prefix)]
 
     def run(self, *args: str, timeout: float = 60, **env: str) -> subprocess.CompletedProcess[str]:
+        # The caller's opt-ins (CI sets REQUIRE_KIND=1) are not the stand-ins' business.
+        outer = {k: v for k, v in os.environ.items() if k not in ("REQUIRE_KIND", "KIND_TESTS", "KEEP_CLUSTER")}
         return subprocess.run(
-            args, cwd=ROOT, capture_output=True, text=True, timeout=timeout, env={**os.environ, **self.env, **env}
+            args, cwd=ROOT, capture_output=True, text=True, timeout=timeout, env={**outer, **self.env, **env}
         )
 
 
@@ -178,3 +180,47 @@ def test_a_rebuilt_image_under_a_reused_tag_is_rolled_out(stubs: Stubs, tmp_path
     loaded = [c.split()[3] for c in stubs.calls("kind load docker-image")]
     assert loaded[-1] == "ai-hosting-labs/model-server:0a1b2c3-dirty-222222222222"
     assert f"docker tag {'2' * 64} ai-hosting-labs/model-server:0a1b2c3-dirty-222222222222" in stubs.calls("docker")
+
+
+def kind_suite(stubs: Stubs, **env: str) -> subprocess.CompletedProcess[str]:
+    """tests/kind in its own pytest, against a kind that keeps its clusters in a file, a Docker and a kubectl that
+    say yes. Only the NodePort test is selected: it sends one request to 127.0.0.1:30080 when something answers."""
+    state = stubs.bin.parent / "clusters"
+    stubs.tool(
+        "kind",
+        f"""
+        case "$1 $2" in
+            "get clusters") cat {state} 2>/dev/null || true ;;
+            "create cluster") echo ai-hosting-labs >{state} ;;
+            "delete cluster") rm -f {state} ;;
+            "get nodes") echo ai-hosting-labs-control-plane ;;
+        esac
+        """,
+    )
+    stubs.tool("docker", 'case "$1 $2" in "image inspect") echo sha256:' + "3" * 64 + " ;; esac")
+    stubs.tool("kubectl", "")
+    return stubs.run(
+        REAL_PYTHON, "-m", "pytest", "tests/kind", "-q", "-p", "no:cacheprovider", "-k", "nodeport",
+        timeout=300, IMAGE="ai-hosting-labs/model-server:stub", **env,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("stubs", ["bash"], indirect=True)
+def test_make_test_never_starts_a_cluster_even_with_kind_installed(stubs: Stubs) -> None:
+    proc = kind_suite(stubs)
+    assert "1 skipped" in proc.stdout and "KIND_TESTS=1" in proc.stdout, proc.stdout[-2000:]
+    assert not [c for c in stubs.calls("kind") if "create" in c]
+
+
+@pytest.mark.parametrize("stubs", ["bash"], indirect=True)
+def test_the_kind_suite_deletes_the_cluster_it_created(stubs: Stubs) -> None:
+    kind_suite(stubs, KIND_TESTS="1")
+    assert [c.split()[1] for c in stubs.calls("kind") if " cluster " in c] == ["create", "delete"]
+
+
+@pytest.mark.parametrize("stubs", ["bash"], indirect=True)
+def test_the_kind_suite_keeps_a_cluster_when_told_or_when_it_was_there(stubs: Stubs) -> None:
+    kind_suite(stubs, KIND_TESTS="1", KEEP_CLUSTER="1")
+    assert [c.split()[1] for c in stubs.calls("kind") if " cluster " in c] == ["create"]
+    kind_suite(stubs, KIND_TESTS="1")  # the cluster exists now: used, left up
+    assert [c.split()[1] for c in stubs.calls("kind") if " cluster " in c] == ["create"]
