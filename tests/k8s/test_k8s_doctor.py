@@ -101,3 +101,43 @@ def test_live_pitfalls_are_named_with_their_fix(kind_objects: list[dict]) -> Non
     assert by_topic["image"].fix.startswith(
         "not loaded into kind: kind load docker-image ai-hosting-labs/model-server:"
     )
+
+
+NOW = 1_800_000_000.0  # a fixed "now" for the ages below
+
+
+def _stamp(age_s: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(NOW - age_s))
+
+
+def _hpa(items: list[dict]) -> dict:
+    return next(o for o in items if o["kind"] == "HorizontalPodAutoscaler")
+
+
+def test_a_young_hpa_without_a_reading_is_a_warning_not_a_failure(kind_objects: list[dict]) -> None:
+    # Right after `make deploy` the HPA has no CPU reading for a minute: that is a wait, not a broken cluster.
+    items = _live(kind_objects, utilization=None, waiting=None)
+    _hpa(items)["metadata"]["creationTimestamp"] = _stamp(40)
+    _hpa(items)["status"]["conditions"] = [
+        {"type": "ScalingActive", "status": "False", "reason": "FailedGetResourceMetric", "message": "no metrics"}
+    ]
+    found = doctor.diagnose_live(items, now=NOW)
+    assert [(d.level, d.topic) for d in found] == [("warn", "hpa")]
+    assert "40 s after it was created (FailedGetResourceMetric: no metrics)" in found[0].message
+    _hpa(items)["metadata"]["creationTimestamp"] = _stamp(600)  # ten minutes on: broken
+    assert [(d.level, d.topic) for d in doctor.diagnose_live(items, now=NOW)] == [("fail", "hpa")]
+
+
+def test_an_hpa_that_scales_is_healthy_whatever_its_age(kind_objects: list[dict]) -> None:
+    items = _live(kind_objects, utilization=None, waiting=None)
+    _hpa(items)["metadata"]["creationTimestamp"] = _stamp(600)
+    _hpa(items)["status"]["conditions"] = [{"type": "ScalingActive", "status": "True", "reason": "ValidMetricFound"}]
+    assert doctor.diagnose_live(items, now=NOW) == []
+
+
+def test_a_metrics_server_just_started_is_a_warning() -> None:
+    young = {"metadata": {"creationTimestamp": _stamp(30)}}
+    assert doctor.diagnose_metrics_api(False, young, now=NOW).level == "warn"
+    assert doctor.diagnose_metrics_api(False, {"metadata": {"creationTimestamp": _stamp(900)}}, now=NOW).level == "fail"
+    assert doctor.diagnose_metrics_api(False, None, now=NOW).level == "fail"  # not installed
+    assert doctor.diagnose_metrics_api(True, young, now=NOW).level == "ok"
