@@ -109,6 +109,8 @@ def summarize(raws: list[dict], trials: dict[str, list[dict]]) -> dict:
             result["ratios"][f"{OURS}_vs_{name}"] = {
                 "rps": statistics.median(a["rps"] / b["rps"] for a, b in pairs),
                 "p99": statistics.median(a["p99_ms"] / b["p99_ms"] for a, b in pairs),
+                # Rows per CPU second: what a neighbour taking part of the core does not change.
+                "rows_per_cpu_s": statistics.median(a["rows_per_cpu_s"] / b["rows_per_cpu_s"] for a, b in pairs),
                 "repeats": len(pairs),
             }
     return result
@@ -117,10 +119,10 @@ def summarize(raws: list[dict], trials: dict[str, list[dict]]) -> dict:
 def print_table(results: dict, out: Path) -> None:
     table = Table(title=f"bench-peers ({results['users']} clients, 1 thread; medians of {results['repeats']}) -> {out}")
     columns = ("model", "server", "rows/s", "p50 ms", "p99 ms", "ours/this rps", "ours/this p99", "of raw")
-    for column in (*columns, "server CPU", "loadgen CPU"):
+    for column in (*columns, "server CPU", "ours/this per CPU-s", "loadgen CPU"):
         table.add_column(column, justify="right")
     for model, r in results["models"].items():
-        table.add_row(model, "raw onnxruntime", f"{r['raw_rows_per_s']:.0f}", "", "", "", "", "100%", "", "")
+        table.add_row(model, "raw onnxruntime", f"{r['raw_rows_per_s']:.0f}", "", "", "", "", "100%", "", "", "")
         for name, s in r["servers"].items():
             ratio = r["ratios"].get(f"{OURS}_vs_{name}")
             table.add_row(
@@ -131,8 +133,9 @@ def print_table(results: dict, out: Path) -> None:
                 f"{s['p99_ms']:.0f}",
                 f"{ratio['rps']:.2f}" if ratio else "",
                 f"{ratio['p99']:.2f}" if ratio else "",
-                f"{s['over_raw']:.0%}",
+                f"{s['over_raw']:.1%}",
                 f"{s['cpu_share']:.2f}",
+                f"{ratio['rows_per_cpu_s']:.2f}" if ratio else "",
                 f"{s['loadgen_cpu_share']:.2f}",
             )
     console = Console()

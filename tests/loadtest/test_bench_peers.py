@@ -43,7 +43,8 @@ def test_ratios_pair_each_repeat_with_ours_from_the_same_repeat():
 def test_a_peer_that_failed_in_a_repeat_is_compared_on_the_repeats_it_ran():
     raws = [{"rows_per_s": 400.0}, {"rows_per_s": 400.0}]
     trials = {"ours": [_trial(0, 300, 100), _trial(1, 200, 100)], "mlserver": [_trial(1, 100, 400)]}
-    assert summarize(raws, trials)["ratios"]["ours_vs_mlserver"] == {"rps": 2.0, "p99": 0.25, "repeats": 1}
+    ratio = summarize(raws, trials)["ratios"]["ours_vs_mlserver"]
+    assert ratio == {"rps": 2.0, "p99": 0.25, "rows_per_cpu_s": 2.0, "repeats": 1}
 
 
 def test_each_server_takes_each_position_in_turn():
@@ -87,7 +88,7 @@ def test_digits_labels_as_a_column_only_when_the_model_says_so():
 
 def test_the_peer_registry_imports_only_the_standard_library():
     # The launchers import it inside the peers' own virtualenvs, which hold none of our heavy dependencies.
-    heavy = "numpy onnxruntime mlserver pytriton locust fastapi rich psutil".split()
+    heavy = ["numpy", "onnxruntime", "mlserver", "pytriton", "locust", "fastapi", "rich", "psutil"]
     code = f"import sys, loadtest.studies.peers; print([m for m in {heavy} if m in sys.modules])"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert result.stdout.strip() == "[]"

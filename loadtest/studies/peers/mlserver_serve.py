@@ -37,7 +37,10 @@ def main() -> None:
         "max_batch_size": args.max_batch_size,
         "max_batch_time": args.max_queue_delay_ms / 1000,
         "inputs": [spec.as_dict() for spec in card.inputs],
-        "outputs": [spec.as_dict() for spec in card.outputs],
+        # MLServer's NumpyCodec answers a 1-D output (a label per row) as a column, [rows, 1]: declare it so.
+        "outputs": [
+            spec.as_dict() | {"shape": list(spec.shape) if len(spec.shape) > 1 else [-1, 1]} for spec in card.outputs
+        ],
         "parameters": {
             "version": card.version,
             "extra": {"repository": str(args.model_repository.resolve()), "threads": args.intra_op_threads},

@@ -42,7 +42,12 @@ def main() -> None:
                 value = np.array([b.decode("utf-8") for b in value[:, 0]], dtype=object)
             arrays[spec.name] = value
         outputs = model.predict(arrays)
-        return {name: out.reshape(len(out), -1) if out.ndim == 1 else out for name, out in outputs.items()}
+        # A label per row as a column; .view: onnxruntime's int64 can be numpy's longlong, which PyTriton's
+        # output check (under numpy 1.x) does not take for the declared np.int64.
+        return {
+            s.name: outputs[s.name].reshape(len(outputs[s.name]), -1).view(NUMPY_DTYPES[s.datatype])
+            for s in card.outputs
+        }
 
     config = TritonConfig(
         http_address=args.host,
