@@ -154,3 +154,20 @@ def test_the_build_time_limit_stops_a_sleeping_build(ctx: Context, tmp_path: Pat
     result = _build(ctx, tmp_path, f"FROM {BASE}\nRUN echo layer >/one\nRUN sleep 100000\n", build_s=8)
     assert not result.ok and "build time limit" in result.stopped
     assert time.monotonic() - start < 30 and len(result.images) == 1  # the first RUN's layer, removed
+
+
+@pytest.mark.docker
+def test_a_multi_stage_build_leaves_no_layer(ctx: Context, tmp_path: Path) -> None:
+    marker = f"ahl-leftover-{ctx.run_id}"
+    text = (
+        f"ARG BASE_IMAGE={BASE}\nFROM ${{BASE_IMAGE}} AS a\nRUN echo {marker} >/x\nENV A=1\nFROM scratch AS s\n"
+        f"COPY --from=a /x /x\nFROM ${{BASE_IMAGE}}\nCOPY --from=s /x /y\nLABEL {marker}=1\n"
+    )
+    result = _build(ctx, tmp_path, text)
+    assert result.ok and len(result.images) == 5, result.log
+    images = subprocess.run(["docker", "images", "--all", "--quiet"], capture_output=True, text=True).stdout.split()
+    for image in set(images):
+        made_by = subprocess.run(
+            ["docker", "history", "--no-trunc", "--format", "{{.CreatedBy}}", image], capture_output=True, text=True
+        ).stdout
+        assert marker not in made_by, f"image {image} of this build was left behind"
