@@ -17,12 +17,16 @@ _LINES = ("p50", "p95", "p99")
 
 
 def per_second(records: list[Record], t0: float) -> list[dict]:
-    """One row per second of the run (by completion time): requests, failures, exact percentiles of the successes."""
+    """One row per whole second of the run (by completion time): requests, failures, exact percentiles of the
+    successes. Only seconds during which requests were still being sent: the fraction of a second after the
+    last request was sent holds only the answers still in flight at the stop (few, and the slowest), which
+    would look like an event at the end of every chart."""
     buckets: dict[int, list[Record]] = {}
     for r in records:
         buckets.setdefault(int(r.end - t0), []).append(r)
+    whole = int(max((r.start for r in records), default=t0) - t0)  # seconds fully inside the sending window
     rows = []
-    for second in range(max(buckets, default=-1) + 1):
+    for second in range(min(max(buckets, default=-1) + 1, max(whole, 1))):
         rs = buckets.get(second, [])
         row: dict[str, float] = {"t": second, "requests": len(rs), "failures": sum(not r.ok for r in rs)}
         if ok := [r.latency_ms for r in rs if r.ok]:
@@ -43,6 +47,28 @@ def _save(fig, path: Path) -> Path:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def throughput_figure(rows: list[dict], users: list[tuple[float, int]] | None, title: str = ""):
+    """ok/s and failed/s per second; active users on a second axis, drawn in the lower half (dotted), so
+    a flat users line and a flat throughput line (an open loop) never lie on top of each other."""
+    fig, ax = plt.subplots(figsize=(8, 4))
+    ts = [row["t"] for row in rows]
+    ok = [row["requests"] - row["failures"] for row in rows]
+    ax.plot(ts, ok, label="ok / s", color="tab:green", linewidth=2, zorder=3)
+    ax.plot(ts, [row["failures"] for row in rows], label="failed / s", color="tab:red", zorder=3)
+    ax.set(xlabel="seconds since start", ylabel="requests per second", title=f"Throughput {title}".strip())
+    ax.set_ylim(0, max(ok, default=1) * 1.25 or 1)  # the throughput line below the top edge
+    ax.grid(alpha=0.3)
+    if users:
+        twin = ax.twinx()
+        twin.step([u[0] for u in users], [u[1] for u in users], where="post", color="tab:gray", linestyle=":",
+                  label="users")  # fmt: skip
+        twin.set_ylabel("users")
+        twin.set_ylim(0, max(u[1] for u in users) * 2)  # the users line at half height at most
+        twin.legend(loc="upper right")
+    ax.legend(loc="upper left")
+    return fig
 
 
 def timeline(
@@ -72,21 +98,7 @@ def timeline(
     ax.grid(alpha=0.3)
     written.append(_save(fig, out / "latency.png"))
 
-    fig, ax = plt.subplots(figsize=(8, 4))
-    ts = [row["t"] for row in rows]
-    ax.plot(ts, [row["requests"] - row["failures"] for row in rows], label="ok / s", color="tab:green")
-    ax.plot(ts, [row["failures"] for row in rows], label="failed / s", color="tab:red")
-    ax.set(xlabel="seconds since start", ylabel="requests per second", title=f"Throughput {title}".strip())
-    ax.set_ylim(bottom=0)
-    ax.grid(alpha=0.3)
-    if users:
-        twin = ax.twinx()
-        twin.step([u[0] for u in users], [u[1] for u in users], where="post", color="tab:gray", label="users")
-        twin.set_ylabel("users")
-        twin.set_ylim(bottom=0)
-        twin.legend(loc="upper right")
-    ax.legend(loc="upper left")
-    written.append(_save(fig, out / "throughput.png"))
+    written.append(_save(throughput_figure(rows, users, title), out / "throughput.png"))
 
     if replicas:
         fig, ax = plt.subplots(figsize=(8, 3))
