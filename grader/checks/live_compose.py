@@ -15,8 +15,12 @@ import re
 import shutil
 import subprocess
 import tempfile
+import threading
+import time
 import urllib.error
 import urllib.request
+from collections import Counter
+from functools import partial
 from pathlib import Path
 
 from grader.catalog import register
@@ -86,8 +90,9 @@ def _infer(url: str) -> str:
         return resp.headers.get("X-Upstream", "")
 
 
-@register("compose.stack")
-def stack(ctx: Context, path: str = COMPOSE, replicas: int = 2, requests: int = 40, ready_s: float = 120) -> Verdict:
+def _up(ctx: Context, path: str, replicas: int, ready_s: float) -> tuple[str, list[str]]:
+    """The learner's stack under a project of the grader's own, answering through the lb on a free loopback
+    port: (its URL, the compose command line for this project). Removed by the check's cleanups."""
     compose_file = ctx.file(path)
     root = ctx.root.resolve()
     problems = vet(ctx.yaml(path), root)
@@ -131,6 +136,12 @@ def stack(ctx: Context, path: str = COMPOSE, replicas: int = 2, requests: int = 
 
     if poll(answers, ready_s, interval=0.5) is None:
         raise Fail(f"nothing answered through the lb on {url} within {ready_s:g} s")
+    return url, base
+
+
+@register("compose.stack")
+def stack(ctx: Context, path: str = COMPOSE, replicas: int = 2, requests: int = 40, ready_s: float = 120) -> Verdict:
+    url, _ = _up(ctx, path, replicas, ready_s)
     errors, upstreams = 0, set()
     for _ in range(requests):
         try:
@@ -146,3 +157,91 @@ def stack(ctx: Context, path: str = COMPOSE, replicas: int = 2, requests: int = 
             "the lb must spread them"
         )
     return Verdict(problems, info=f"{requests} requests through the lb, 0 errors, {len(upstreams)} replicas served")
+
+
+class _Load:
+    """Steady, bounded load through the lb from a few threads (loopback only): counts answers and failures."""
+
+    def __init__(self, url: str, workers: int, max_requests: int, pause_s: float) -> None:
+        self.url, self.max_requests, self.pause_s = url, max_requests, pause_s
+        self.sent = self.failed = 0
+        self.errors: Counter[str] = Counter()
+        self.stop = threading.Event()
+        self.lock = threading.Lock()
+        self.threads = [threading.Thread(target=self._run, daemon=True) for _ in range(workers)]
+
+    def _run(self) -> None:
+        while not self.stop.is_set():
+            with self.lock:
+                if self.sent >= self.max_requests:
+                    return
+                self.sent += 1
+            try:
+                _infer(self.url)
+            except (urllib.error.URLError, OSError) as exc:
+                with self.lock:
+                    self.failed += 1
+                    self.errors[str(getattr(exc, "code", "") or type(exc).__name__)] += 1
+            self.stop.wait(self.pause_s)
+
+    def __enter__(self) -> _Load:
+        for t in self.threads:
+            t.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop.set()
+        for t in self.threads:
+            t.join(15)
+
+
+def _inspect(container: str, template: str) -> str:
+    proc = run_tool(["docker", "inspect", "--format", template, container], timeout=30)
+    return proc.stdout.strip()
+
+
+def _healthy(container: str) -> bool | None:
+    return _inspect(container, "{{.State.Health.Status}}") == "healthy" or None
+
+
+@register("compose.rolling_restart")
+def rolling_restart(
+    ctx: Context,
+    path: str = COMPOSE,
+    replicas: int = 2,
+    ready_s: float = 120,
+    workers: int = 4,
+    max_requests: int = 20_000,
+    healthy_s: float = 120,
+) -> Verdict:
+    """`make rolling-restart`, measured: under steady load through the lb, every replica is restarted in turn
+    (SIGTERM, drain, start), the next one as soon as the previous is healthy again. No request may fail."""
+    url, base = _up(ctx, path, replicas, ready_s)
+    ids = run_tool([*base, "ps", "--quiet", SERVER], timeout=60, cwd=ctx.root).stdout.split()
+    if len(ids) < 2:
+        raise Fail(f"{len(ids)} model-server replica(s) running; a rolling restart needs 2")
+    lb = run_tool([*base, "ps", "--quiet", "lb"], timeout=60, cwd=ctx.root).stdout.split()
+    with _Load(url, workers, max_requests, pause_s=0.02) as load:
+        time.sleep(2)  # steady load first
+        for cid in ids:
+            before = _inspect(cid, "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}")
+            restart = run_tool(["docker", "restart", "--time", "30", cid], timeout=90)
+            if restart.returncode != 0:
+                raise Fail(f"`docker restart` failed: {cap(restart.stderr, 300)}")
+            if poll(partial(_healthy, cid), healthy_s, interval=0.2) is None:
+                raise Fail(f"a restarted replica was not healthy again within {healthy_s:g} s")
+            if lb and _inspect(cid, "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}") != before:
+                run_tool(["docker", "kill", "--signal", "HUP", lb[0]], timeout=30)  # nginx re-resolves on reload
+        time.sleep(3)  # and steady load after the last one
+    if not load.sent:
+        raise Fail("no request was sent through the lb")
+    problems = []
+    if load.failed:
+        errors = ", ".join(f"{n} x {e}" for e, n in load.errors.most_common())
+        problems.append(
+            f"{load.failed} of {load.sent} requests failed while the replicas restarted one by one ({errors}). "
+            "nginx marks a replica that refused a connection as down for fail_timeout (10 s by default) and, "
+            "with every replica marked down, answers 502 itself: give the upstream server `max_fails=1 "
+            "fail_timeout=2s` so a restarted replica is back in rotation before the next one drains"
+        )
+    return Verdict(problems, info=f"{len(ids)} replicas restarted under load: {load.sent} requests, 0 failed")

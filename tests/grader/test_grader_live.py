@@ -84,3 +84,22 @@ def test_the_student_edition_client_fails_live(tmp_path: Path) -> None:
     release.release(edition, spec.all_labs())
     check = grade("01", edition, only=["client.live"], static_only=False).checks[0]
     assert check.status == "failed" and "labels" in check.feedback
+
+
+def test_a_rolling_restart_fails_no_request_with_the_reference_lb() -> None:
+    check = grade("03", ROOT, only=["compose.rolling_restart"], static_only=False).checks[0]
+    assert check.status == "passed", check.feedback
+    assert "2 replicas restarted under load" in check.feedback and ", 0 failed" in check.feedback
+
+
+def test_a_rolling_restart_with_the_hint_only_upstream_fails(tmp_path: Path) -> None:
+    """Step 1's hint alone (least_conn, a shared zone, keepalive): nginx keeps the restarted replica marked down
+    for its default fail_timeout of 10 s while the next one drains, and answers 502 itself."""
+    root = copy_lab("03", tmp_path)
+    conf = root / "docker/lb/nginx.conf"
+    text = conf.read_text()
+    assert "server model-server:8000 max_fails=1 fail_timeout=2s;" in text
+    conf.write_text(text.replace("server model-server:8000 max_fails=1 fail_timeout=2s;", "server model-server:8000;"))
+    check = grade("03", root, only=["compose.rolling_restart"], static_only=False).checks[0]
+    assert check.status == "failed", check.feedback
+    assert "requests failed while the replicas restarted" in check.feedback and "fail_timeout=2s" in check.feedback
