@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from grader import formats, intake, sandbox
+from grader import builds, formats, intake, sandbox
 from grader.results import CheckResult, LabResult
 from grader.spec import REPO_ROOT, LabSpec
 from grader.version import GRADER_VERSION
@@ -95,11 +95,15 @@ def placeholder(lab: LabSpec, student: str, status: str, reason: str, seconds: f
 class Worker:
     """One `python -m grader.worker` child in its own process group; replaced after a kill or a recycle."""
 
-    def __init__(self) -> None:
+    def __init__(self, ledger: Path) -> None:
         self.proc: subprocess.Popen[str] | None = None
+        self.ledger = ledger  # where image builds record what they made (grader.builds)
 
     def _start(self) -> subprocess.Popen[str]:
-        env = {**os.environ, "GRADER_MEMORY_LIMIT": str(CHILD_MEMORY_BYTES), "PYTHONDONTWRITEBYTECODE": "1"}
+        env = {
+            **os.environ, "GRADER_MEMORY_LIMIT": str(CHILD_MEMORY_BYTES), "PYTHONDONTWRITEBYTECODE": "1",
+            "GRADER_LEDGER": str(self.ledger),
+        }  # fmt: skip
         return subprocess.Popen(
             [sys.executable, "-m", "grader.worker"],
             cwd=REPO_ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
@@ -144,6 +148,7 @@ def grade_one(
 ) -> Graded:
     start = time.monotonic()
     tmp = Path(tempfile.mkdtemp(prefix="grade-", dir=work))
+    run_id = uuid.uuid4().hex[:8]
 
     def failed(status: str, reason: str) -> Graded:
         took = time.monotonic() - start
@@ -155,7 +160,6 @@ def grade_one(
         except intake.Refused as exc:
             return failed("error", f"submission refused: {exc}")
         out = tmp / "result.json"
-        run_id = uuid.uuid4().hex[:8]
         task = {"lab": lab.id, "root": str(root), "out": str(out), "static_only": static_only, "run_id": run_id}
         reply = worker.grade(task, timeout)
         if reply is None:
@@ -171,6 +175,7 @@ def grade_one(
     except Exception as exc:  # whatever breaks on one submission is that submission's row
         return failed("error", f"the grader could not grade this submission: {type(exc).__name__}: {exc!s:.300}")
     finally:
+        builds.sweep(worker.ledger, run_id)
         shutil.rmtree(tmp, ignore_errors=True)
 
 
@@ -289,32 +294,35 @@ def grade_all(
     out.mkdir(parents=True, exist_ok=True)
     start = time.monotonic()
     graded: list[Graded] = []
-    workers = [Worker() for _ in range(jobs)]
-    free: queue.Queue[Worker] = queue.Queue()
-    for w in workers:
-        free.put(w)
-
     names, notes = identities(subs)
-
-    def task(src: Path, work: Path) -> Graded:
-        worker = free.get()
-        try:
-            return grade_one(src, names[src], lab, work, static_only, deadline, worker)
-        finally:
-            free.put(worker)
-
-    try:
-        with tempfile.TemporaryDirectory(prefix="ahl-grade-") as work, ThreadPoolExecutor(max_workers=jobs) as pool:
-            futures = [pool.submit(task, s, Path(work)) for s in subs]
-            for n, fut in enumerate(futures, 1):
-                g = fut.result()
-                write_student(out, g)
-                graded.append(g)
-                if progress:
-                    progress(g, n, len(subs))
-    finally:
+    with tempfile.TemporaryDirectory(prefix="ahl-grade-") as work:
+        ledger = Path(work) / "ledger"
+        ledger.mkdir()
+        workers = [Worker(ledger) for _ in range(jobs)]
+        free: queue.Queue[Worker] = queue.Queue()
         for w in workers:
-            w.stop()
+            free.put(w)
+
+        def task(src: Path) -> Graded:
+            worker = free.get()
+            try:
+                return grade_one(src, names[src], lab, Path(work), static_only, deadline, worker)
+            finally:
+                free.put(worker)
+
+        try:
+            with ThreadPoolExecutor(max_workers=jobs) as pool:
+                futures = [pool.submit(task, s) for s in subs]
+                for n, fut in enumerate(futures, 1):
+                    g = fut.result()
+                    write_student(out, g)
+                    graded.append(g)
+                    if progress:
+                        progress(g, n, len(subs))
+        finally:
+            for w in workers:
+                w.stop()
+            builds.sweep(ledger, "")  # whatever a killed worker's build left
     write_gradebook(out / "gradebook.csv", lab, graded, static_only)
     possible = sum(c.points for c in checks)
     return graded, summarize(out, lab, graded, time.monotonic() - start, jobs, possible, notes)

@@ -9,7 +9,9 @@
   while the build runs; a build over the cap is stopped.
 - Time: the build has its own deadline, stated per lab (`build_s`).
 - Cleanup: what this build made (its containers, every layer it committed, its tag, the limits
-  container) is removed by id, even after a failed or stopped build; nothing else is touched.
+  container) is removed by id, even after a failed or stopped build; nothing else is touched. The ids are
+  also written, as they appear, to a ledger (GRADER_LEDGER, set by the batch), so that the batch can remove
+  them after it had to kill a worker in the middle of a build (`sweep`).
 """
 
 from __future__ import annotations
@@ -78,6 +80,24 @@ def limits_parent(ctx: Context, base_image: str, seconds: float) -> str:
     return f"{parent.rstrip('/')}/{cid}"
 
 
+def _record(run_id: str, kind: str, ident: str) -> None:
+    ledger = os.environ.get("GRADER_LEDGER")
+    if ledger:
+        with (Path(ledger) / f"{run_id}.ids").open("a") as fh:
+            fh.write(f"{kind} {ident}\n")
+
+
+def sweep(ledger: Path, prefix: str) -> None:
+    """Remove what the ledger lists for runs starting with `prefix` (containers, then images newest first)."""
+    for path in ledger.glob(f"{prefix}*.ids"):
+        entries = [line.split() for line in path.read_text().splitlines() if line.strip()]
+        result = Build(ok=False, log="", seconds=0.0)
+        result.containers = [i for k, i in entries if k == "container"]
+        result.images = [i for k, i in entries if k == "image"]
+        remove(result, "")
+        path.unlink()
+
+
 def build(
     ctx: Context, dockerfile: Path, context: Path, tag: str, build_args: dict[str, str], base_image: str, build_s: float
 ) -> Build:
@@ -109,11 +129,13 @@ def build(
             elif text.startswith("---> Running in "):
                 cid = text.split()[-1]
                 result.containers.append(cid)
+                _record(ctx.run_id, "container", cid)
                 running[:] = [cid]
             elif text.startswith("---> ") and re.fullmatch(r"---> [0-9a-f]{12}", text):
                 running.clear()
                 if step != "FROM":  # a FROM step prints the id of an image that existed before
                     result.images.append(text.split()[-1])
+                    _record(ctx.run_id, "image", text.split()[-1])
 
     reader = threading.Thread(target=read, daemon=True)
     reader.start()
@@ -138,7 +160,8 @@ def build(
 
 def remove(result: Build, tag: str) -> None:
     """The tag, then this build's containers and committed layers, newest first (ids only: never others')."""
-    _docker("image", "rm", tag)
+    if tag:
+        _docker("image", "rm", tag)
     if result.containers:
         _docker("rm", "--force", *result.containers)
     for image in reversed(result.images):
