@@ -74,10 +74,10 @@ class LabResult:
     @property
     def partial_reason(self) -> str:
         """'live checks not run: no cluster: kind is not installed' (each distinct reason once)."""
-        reasons = dict.fromkeys(
-            c.feedback.removeprefix("skipped: ") for c in self.checks if c.required and c.status == "skipped"
-        )
-        return "live checks not run: " + "; ".join(reasons)
+        skipped = [c for c in self.checks if c.required and c.status == "skipped"]
+        reasons = dict.fromkeys(c.feedback.removeprefix("skipped: ") for c in skipped)
+        kind = "live checks" if all(c.kind == "live" for c in skipped) else "checks"
+        return f"{kind} not run: " + "; ".join(reasons)
 
     def as_dict(self) -> dict:
         return {

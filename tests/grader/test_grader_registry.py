@@ -87,3 +87,17 @@ def test_invalid_yaml_names_the_line(tmp_path: Path) -> None:
     (folder / "lab.yaml").write_text("id: '09'\nchecks: [\n  - x: : y\n")
     with pytest.raises(spec.SpecError, match=r"not valid YAML \(line \d+\)"):
         spec.load_lab(folder / "lab.yaml")
+
+
+# What each lab has taught and installed by its end: its required checks may need nothing more.
+TAUGHT = {"00": {"python"}}
+
+
+@pytest.mark.parametrize("lab", sorted(TAUGHT))
+def test_a_labs_required_checks_need_only_what_it_taught(lab: str) -> None:
+    """Lab 00 is Python only: its checkpoint must pass without Docker, Compose, kind or kubectl (they come later,
+    as optional checks)."""
+    for c in spec.resolve(lab).checks:
+        if c.required:
+            needs = set(c.requires) | set(c.args.get("tools", []))
+            assert needs <= TAUGHT[lab], f"{c.id} needs {sorted(needs - TAUGHT[lab])}"
