@@ -87,7 +87,7 @@ EXPECTED: dict[str, tuple[str, float, set[str]]] = {
     "infinite-loop-python": ("ok", FULL, set()),
     "fork-bomb-dockerfile": ("ok", FULL, set()),
     "output-flood": ("ok", 3.0, {"compose.schema", "compose.lb", "compose.loopback_ports", "compose.healthchecks"}),
-    "yaml-bomb": ("timeout", 0.0, set(CHECKS)),
+    "yaml-bomb": ("ok", 2.0, set(CHECKS) - {"compose.nginx_upstream"}),  # refused while parsing (safeyaml)
     "zip-slip": ("error", 0.0, set(CHECKS)),
     "symlink-escape": ("error", 0.0, set(CHECKS)),
     "tar-absolute": ("error", 0.0, set(CHECKS)),
@@ -197,7 +197,7 @@ def test_feedback_names_the_problem_and_floods_are_capped(batch) -> None:
     assert "over the 2 MB" in by_check["huge-file"]["compose.lb"]
     assert "points outside the submission" in by_check["symlink-escape"]["compose.lb"]
     assert "absolute path or `..`" in by_check["zip-slip"]["compose.lb"]
-    assert "longer than 12 s" in by_check["yaml-bomb"]["compose.schema"]
+    assert "aliases expand to more than" in by_check["yaml-bomb"]["compose.schema"]
     assert all(len(f) <= 4200 for f in by_check["output-flood"].values())
     assert "more" in by_check["output-flood"]["compose.loopback_ports"]
     for student in EXPECTED:
@@ -210,7 +210,7 @@ def test_summary_histogram_and_time(batch) -> None:
     _, out, proc = batch
     summary = json.loads((out / "summary.json").read_text())
     assert summary["submissions"] == len(EXPECTED)
-    assert summary["grading_status"] == {"ok": 15, "timeout": 1, "error": 4}
+    assert summary["grading_status"] == {"ok": 16, "error": 4}
     assert summary["most_failed"][0]["check"] in CHECKS and summary["time_s"] > 0
     assert (out / "histogram.png").read_bytes()[:4] == b"\x89PNG"
     assert "20 graded" in proc.stdout
