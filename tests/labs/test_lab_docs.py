@@ -77,3 +77,37 @@ def test_every_python_m_command_named_answers_help(module, sub):
     args = [sys.executable, "-m", module, *([sub] if sub else []), "--help"]
     proc = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, f"`python -m {module} {sub or ''} --help` failed: {proc.stderr[-500:]}"
+
+
+def test_every_load_run_a_lesson_gives_works_as_written():
+    """A learner copies the command: the venv's python (a bare `python` is not the project's outside the venv)
+    and a --host (the run has no default target)."""
+    for doc in DOCS:
+        for line in code(doc).splitlines():
+            for m in re.finditer(r"(\S*)python -m loadtest run\b([^`]*)", line):
+                assert m[1] == ".venv/bin/", f"{doc.relative_to(ROOT)}: `{m[0]}` lacks .venv/bin/"
+                assert "--host" in m[2], f"{doc.relative_to(ROOT)}: `{m[0]}` has no --host"
+
+
+def test_lab_05_step_1_asks_for_every_behavior_policy_the_expected_output_needs():
+    """Step 2's expected timeline (6 -> 3 by `Percent 50%/30s`, then 3 -> 2) comes from the reference HPA; without
+    its scale-down policy, step 1's HPA gives 6 -> 2 at 285 s. Step 1 must ask for every policy, and the expected
+    lines must be what the what-if tool prints for the reference."""
+    import yaml
+
+    readme = (ROOT / "labs/05-autoscale/README.md").read_text()
+    step1 = readme.split("\n1. ", 1)[1].split("\n2. ", 1)[0]
+    hpa = yaml.safe_load((ROOT / "k8s/base/hpa.yaml").read_text())
+    for direction, rules in hpa["spec"]["behavior"].items():
+        for policy in rules.get("policies", []):
+            unit = "%" if policy["type"] == "Percent" else " pods"
+            wanted = f"{policy['value']}{unit} per {policy['periodSeconds']} s"
+            assert wanted in step1, f"step 1 does not ask for the {direction} policy {wanted!r}"
+    args = "--load labs/05-autoscale/step-load.csv --capacity-rps 40 --start-replicas 2 --pod-ready-s 10"
+    proc = subprocess.run(
+        [sys.executable, "-m", "loadtest", "hpa", "--hpa", "k8s/base/hpa.yaml", *args.split()],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    decisions = [line.strip() for line in proc.stdout.splitlines() if re.match(r"\s*t=\d+s: ", line)]
+    expected = re.findall(r"^\s*(t=\d+s: .*)$", readme.split("\n2. ", 1)[1].split("\n3. ", 1)[0], re.MULTILINE)
+    assert decisions and decisions == expected
