@@ -10,7 +10,7 @@ import math
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 
@@ -30,7 +30,7 @@ EXIT_SLO = 1
 EXIT_USAGE = 2
 
 
-def _fail(message: str, code: int = EXIT_USAGE) -> None:
+def _fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code)
 
@@ -53,6 +53,7 @@ def _pin(cpus: str | None) -> None:
 
 @app.command()
 def run(
+    ctx: typer.Context,
     host: Annotated[str, typer.Option(help="Target root URL, e.g. http://127.0.0.1:8000")],
     profile: Annotated[str, typer.Option(help="digits, minilm or mixed")] = "digits",
     users: Annotated[int, typer.Option(min=1, max=1000, help="Peak concurrent users")] = 4,
@@ -78,10 +79,33 @@ def run(
         int, typer.Option(min=1, max=9, help="Repeat the run N times (N odd); judge the median trial of each metric")
     ] = 1,
     cpus: Annotated[str | None, typer.Option(help="Pin the load generator to these cores, e.g. 1")] = None,
+    load: Annotated[
+        Path | None,
+        typer.Option(
+            help="Open loop along a t,rps CSV (the hpa command's --load): the rate follows it, --users at its peak, "
+            "--duration defaults to its last t"
+        ),
+    ] = None,
 ) -> None:
     """Run a bounded headless Locust load, write the results folder and gate on the SLO."""
     if trials % 2 == 0:
         _fail(f"--trials must be odd (1, 3, 5...), got {trials}: the gate judges the middle trial of each metric")
+    profile_load = None
+    if load is not None:
+        from loadtest import hpa as hpa_mod
+
+        if shape != "constant" or rate or warmup:
+            _fail("--load sets the shape and the rate: leave out --shape, --rate and --warmup")
+        try:
+            profile_load = hpa_mod.read_load(load)
+        except hpa_mod.HpaError as exc:
+            _fail(str(exc))
+        rate, shape = max(rps for _, rps in profile_load), f"profile {load.name}"
+        source = ctx.get_parameter_source("duration")  # typer's own click: compare by name
+        if source is not None and source.name == "DEFAULT":
+            duration = profile_load[-1][0]
+        if not 0 < duration <= 3600:
+            _fail(f"--load {load}: the run must last 1 to 3600 s, the profile gives {duration:g} s")
     _patch_first()
     from loadtest import preflight, report, runner
     from loadtest import slo as slo_mod
@@ -111,6 +135,7 @@ def run(
             rate=rate,
             warmup=warmup,
             replicas_csv=replicas,
+            load=profile_load,
             meta={"trial": trial},
         )
         try:
@@ -139,6 +164,24 @@ def run(
             _fail(f"every request failed ({total['requests']} of {total['requests']}, mostly {worst})", EXIT_SLO)
     if not passed:
         raise typer.Exit(EXIT_SLO)
+
+
+@app.command("replicas-chart")
+def replicas_chart(
+    results: Annotated[Path, typer.Argument(help="A `run` results folder: its first request is t=0")],
+    replicas: Annotated[Path, typer.Option(help="CSV time,replicas (epoch seconds), e.g. make hpa-watch's")],
+) -> None:
+    """Draw RESULTS/replicas.png from a replica series that went on after the run (the HPA's scale-down)."""
+    from loadtest import plots, records
+
+    try:
+        first = min(r.start for r in records.read_csv(results / "timings.csv"))
+        series = plots.read_series(replicas, first)
+        meta = json.loads((results / "summary.json").read_text())
+    except (OSError, ValueError, KeyError) as exc:
+        _fail(f"replicas-chart: {exc}")
+    title = f"({meta.get('profile')}, {meta.get('users')} users)"
+    typer.echo(f"wrote {plots.replicas_chart(series, results, title)}")
 
 
 @app.command()

@@ -101,10 +101,15 @@ def timeline(
     written.append(_save(throughput_figure(rows, users, title), out / "throughput.png"))
 
     if replicas:
-        fig, ax = plt.subplots(figsize=(8, 3))
-        ax.step([p[0] for p in replicas], [p[1] for p in replicas], where="post", color="tab:purple")
-        ax.set(xlabel="seconds since start", ylabel="replicas", title=f"Replicas {title}".strip())
-        ax.set_ylim(bottom=0)
-        ax.grid(alpha=0.3)
-        written.append(_save(fig, out / "replicas.png"))
+        written.append(replicas_chart(replicas, out, title))
     return written
+
+
+def replicas_chart(replicas: list[tuple[float, float]], out: Path, title: str = "") -> Path:
+    """replicas.png: (seconds since the first request, replicas), as a step line."""
+    fig, ax = plt.subplots(figsize=(8, 3))
+    ax.step([p[0] for p in replicas], [p[1] for p in replicas], where="post", color="tab:purple")
+    ax.set(xlabel="seconds since start", ylabel="replicas", title=f"Replicas {title}".strip())
+    ax.set_ylim(bottom=0)
+    ax.grid(alpha=0.3)
+    return _save(fig, out / "replicas.png")

@@ -53,6 +53,7 @@ class RunConfig:
     rate: float = 0.0  # target requests/s over all users (open loop, paced); 0 = closed loop
     warmup: float = 0.0  # seconds of load before measuring: stats and timings are reset after it
     replicas_csv: Path | None = None
+    load: list[tuple[float, float]] | None = None  # a t,rps profile: open loop along it (rate = its peak)
     progress: bool = True
     meta: dict = field(default_factory=dict)
 
@@ -117,7 +118,7 @@ def _progress(started: float, duration: float, runner, recs: list) -> None:
 def run(cfg: RunConfig) -> dict:
     """One bounded load run. Raises preflight.TargetError (one-line reason) for a bad target."""
     classes = _user_classes(cfg)
-    schedule = schedules.make(cfg.shape, cfg.users, cfg.warmup + cfg.duration)
+    schedule = schedules.make(cfg.shape, cfg.users, cfg.warmup + cfg.duration, load=cfg.load)
     host = preflight.check_host(cfg.host)
     metadata = preflight.check_target(host, [(cls.workload.model, cls.workload.version) for cls in classes])
     for cls in classes:
@@ -184,6 +185,7 @@ def run(cfg: RunConfig) -> dict:
         "text_length": cfg.text_length,
         "think_time_s": cfg.think_time,
         "rate_rps": cfg.rate,
+        "load_profile": cfg.load,
         # Locust warns when its own CPU passes 90%: the generator, not the server, was then the limit.
         "load_generator_cpu_saturated": bool(runner.cpu_warning_emitted),
         **cfg.meta,

@@ -8,7 +8,10 @@ lets the tests check every shape without starting Locust. Every schedule ends at
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
+
+from loadtest.hpa import load_at
 
 Tick = tuple[int, float] | None
 
@@ -81,7 +84,43 @@ SHAPES: dict[str, type[Schedule]] = {
 }
 
 
-def make(name: str, users: int, duration: float) -> Schedule:
+@dataclass(frozen=True)
+class RateProfile(Schedule):
+    """Open loop along a `t,rps` profile (the HPA what-if tool's load CSV, piecewise constant): each user is paced
+    at peak/users requests/s (--rate = the peak), so the users at t are rps(t) / that, and the arrival rate follows
+    the profile. The cluster and the what-if tool then see the same input."""
+
+    load: tuple[tuple[float, float], ...] = ()
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not self.load or self.peak <= 0:
+            raise ValueError("the load profile sends nothing (every rps is 0)")
+        if not self._fits(self.users):
+            rps = next(rps for _, rps in self.load if not self._fits(self.users, [rps]))
+            fit = next((n for n in range(self.users + 1, 1001) if self._fits(n)), None)
+            raise ValueError(
+                f"--users {self.users} ({self.peak / self.users:g} rps each) cannot follow {rps:g} rps within 5%"
+                + (f": use --users {fit}" if fit else "")
+            )
+
+    @property
+    def peak(self) -> float:
+        return max(rps for _, rps in self.load)
+
+    def _fits(self, users: int, rates: list[float] | None = None) -> bool:
+        """Every rate is a whole number of users at peak/users each, within 5%."""
+        each = self.peak / users
+        return all(abs(round(r / each) * each - r) <= 0.05 * r for r in rates or [r for _, r in self.load])
+
+    def users_at(self, t: float) -> int:
+        return round(self.users * load_at(self.load, t) / self.peak)
+
+
+def make(name: str, users: int, duration: float, load: Sequence[tuple[float, float]] | None = None) -> Schedule:
+    """The shape called `name`, or with `load` (a `t,rps` profile) the open-loop RateProfile."""
+    if load is not None:
+        return RateProfile(users=users, duration=duration, load=tuple(load))
     try:
         cls = SHAPES[name]
     except KeyError:
