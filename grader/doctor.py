@@ -176,7 +176,7 @@ def diagnose_metrics_api(answers: bool, metrics_server: dict | None, now: float 
         "fail",
         "metrics-server",
         "the resource metrics API does not answer: the HPA shows <unknown> and never scales",
-        "kubectl apply -k k8s/components/metrics-server (make cluster-up does it), then wait a minute",
+        "make cluster-up (installs metrics-server from the node image or Docker, no registry), then wait a minute",
     )
 
 

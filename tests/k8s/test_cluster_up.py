@@ -128,3 +128,12 @@ def test_no_registry_and_no_node_image_says_how_to_build_one(stubs: Stubs) -> No
     assert proc.returncode == 1
     assert "'make kind-node-image' builds one offline" in proc.stderr
     assert not stubs.calls("kind create")
+
+
+def test_doctor_sends_a_missing_metrics_server_to_cluster_up_not_to_a_registry_less_apply() -> None:
+    # `kubectl apply -k k8s/components/metrics-server` alone names an image with no registry host: ImagePullBackOff.
+    from grader.doctor import diagnose_metrics_api
+
+    fix = diagnose_metrics_api(False, None).fix
+    assert "make cluster-up" in fix
+    assert "kubectl apply -k" not in fix
