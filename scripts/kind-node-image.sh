@@ -81,15 +81,19 @@ debootstrap_image() {
     fi
     ((EUID == 0)) || die "debootstrap needs root: run 'sudo make kind-node-image'"
     command -v debootstrap >/dev/null || die "debootstrap not found: apt-get install debootstrap (or run scripts/ci-docker.sh)"
+    if mountpoint -q "$rootfs/proc"; then umount "$rootfs/proc"; fi
     rm -rf "$rootfs"
     mkdir -p "$rootfs"
     step "debootstrap bookworm ($variant + $packages) for $image"
     debootstrap --variant="$variant" --include="$packages" bookworm "$rootfs" ${DEBIAN_MIRROR:+"$DEBIAN_MIRROR"} \
         >"$build_dir/debootstrap-${image##*/}.log" 2>&1 || { tail -n 20 "$build_dir/debootstrap-${image##*/}.log" >&2; exit 1; }
+    # A package's maintainer script can keep debootstrap's /proc mount alive: never archive the host's /proc.
+    if mountpoint -q "$rootfs/proc"; then umount "$rootfs/proc"; fi
     rm -rf "$rootfs"/usr/share/{doc,man,info,locale,lintian}/* "$rootfs"/var/lib/apt/lists/* \
         "$rootfs"/var/cache/apt/* "$rootfs"/var/log/* "$rootfs"/tmp/*
-    tar --numeric-owner -C "$rootfs" -c . | docker import --message "debootstrap bookworm $variant + $packages" - "$image" >/dev/null
-    rm -rf "$rootfs"
+    tar --numeric-owner --one-file-system -C "$rootfs" -c -f "$rootfs.tar" .
+    docker import --message "debootstrap bookworm $variant + $packages" "$rootfs.tar" "$image" >/dev/null
+    rm -rf "$rootfs" "$rootfs.tar"
     step "imported $image ($(size_of "$image")) in $((SECONDS - t))s"
 }
 
