@@ -56,7 +56,10 @@ class Settings(BaseSettings):
         default=128, ge=8, le=512, description="Tokens per text; longer texts are truncated."
     )
     drain_seconds: float = Field(
-        default=5.0, ge=0, le=600, description="After SIGTERM: not ready, but still serving, this long."
+        default=5.0,
+        ge=0,
+        le=600,
+        description="After SIGTERM: not ready, answering with Connection: close, still accepting, this long.",
     )
     max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024, description="Largest request body; larger gets 413.")
     max_request_rows: int = Field(
@@ -79,6 +82,21 @@ class Settings(BaseSettings):
         gt=0,
         le=3600,
         description="The whole body must arrive within this after the headers; then 408 and the connection is closed.",
+    )
+    write_timeout_s: float = Field(
+        default=30.0,
+        gt=0,
+        le=3600,
+        description="A response the client leaves unread this long (socket buffers full) drops the connection.",
+    )
+    max_header_bytes: int = Field(
+        default=64 * 1024,
+        ge=1024,
+        le=16 * 1024 * 1024,
+        description="Request line and headers, in bytes; more gets 431 and the connection is closed.",
+    )
+    max_header_count: int = Field(
+        default=100, ge=8, le=10_000, description="Request header lines; more gets 431 and the connection is closed."
     )
     log_format: Literal["text", "json"] = Field(default="text", description="Log line format.")
     log_level: Literal["debug", "info", "warning", "error"] = Field(default="info", description="Log level.")

@@ -4,11 +4,16 @@ Start-up problems come first and end the process with one line: the listening so
 use or an unresolvable --host is reported) before any model is read, and a model that fails to load stops
 the server instead of leaving it alive and unready.
 
-Kubernetes and Compose send SIGTERM, then stop routing to the replica a moment later. So on the first
-SIGTERM (or SIGINT) readiness turns 503 at once, the server keeps serving for `drain_seconds`, then stops
-accepting, finishes the requests in flight and exits 0. A second signal skips the drain.
+Kubernetes and Compose send SIGTERM, then stop routing new connections to the replica a moment later; the
+connections a client already holds (keep-alive) still reach it. So on the first SIGTERM (or SIGINT) readiness
+turns 503 at once and every answer from then on says `Connection: close` (the client reconnects, and a load
+balancer sends the new connection elsewhere); the server keeps accepting for `drain_seconds`, long enough for
+load balancers to notice, then stops accepting, finishes the requests in flight, lets each idle connection
+end without closing it under a request (see model_server.connections) and exits 0. A second signal skips the
+drain and closes idle connections at once; a third stops waiting for anything.
 """
 
+import asyncio
 import errno
 import logging
 import math
@@ -21,7 +26,7 @@ import uvicorn
 
 from model_server.app import create_app
 from model_server.config import Settings
-from model_server.slow_clients import slow_client_protocol
+from model_server.connections import Drain, GuardedProtocol, Limits, guarded_protocol
 from model_server.state import ServerState
 
 log = logging.getLogger(__name__)
@@ -31,28 +36,50 @@ class StartupError(Exception):
     """The server cannot start or keep running: port, host or model; reported as one line, exit code 2."""
 
 
+# uvicorn closes an idle keep-alive connection after this many seconds (its default, stated here because the
+# shutdown waits for it).
+KEEP_ALIVE_S = 5
+
+
 class DrainingServer(uvicorn.Server):
-    def __init__(self, config: uvicorn.Config, drain_seconds: float, state: ServerState) -> None:
+    def __init__(self, config: uvicorn.Config, drain_seconds: float, state: ServerState, drain: Drain) -> None:
         super().__init__(config)
         self.drain_seconds = drain_seconds
-        self.draining = False
         self.state = state
-        state.on_load_failure = self.stop_now
+        self.drain = drain
+        self.loop: asyncio.AbstractEventLoop | None = None
+        state.on_load_failure = lambda: self.stop_now(hurry=True)
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        self.loop = asyncio.get_running_loop()
+        await super().startup(sockets)
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         # Not calling super(): uvicorn would re-raise the signal after shutdown, and the exit code would not be 0.
-        if self.draining:
-            log.info("second %s: stopping now", signal.Signals(sig).name)
-            self.stop_now()
-            return
-        self.draining = True
-        self.state.draining = True
-        log.info("%s: readiness off, draining for %.1f s", signal.Signals(sig).name, self.drain_seconds)
-        timer = threading.Timer(self.drain_seconds, self.stop_now)
-        timer.daemon = True
-        timer.start()
+        name = signal.Signals(sig).name
+        if self.should_exit:
+            log.info("%s again: not waiting for connections any more", name)
+            self.force_exit = True
+        elif self.state.draining:
+            log.info("second %s: stopping now", name)
+            self.stop_now(hurry=True)
+        else:
+            self.state.draining = True  # readiness off
+            log.info("%s: readiness off, answers say Connection: close, draining %.1f s", name, self.drain_seconds)
+            if self.loop is not None:  # connections are touched on the event loop's turn, not inside a signal handler
+                self.loop.call_soon_threadsafe(self._close_after_responses)
+            timer = threading.Timer(self.drain_seconds, self.stop_now)
+            timer.daemon = True
+            timer.start()
 
-    def stop_now(self) -> None:
+    def _close_after_responses(self) -> None:
+        self.drain.draining = True
+        for connection in list(self.server_state.connections):
+            if isinstance(connection, GuardedProtocol):  # always, with http=guarded_protocol(...)
+                connection.close_after_response()
+
+    def stop_now(self, hurry: bool = False) -> None:
+        self.drain.hurry = self.drain.hurry or hurry
         self.should_exit = True  # uvicorn's main loop checks it every 0.1 s, then shuts down gracefully
 
 
@@ -79,17 +106,27 @@ def serve(settings: Settings) -> None:
     sock = bind(settings.host, settings.port)
     try:
         app = create_app(settings)
+        drain = Drain()
+        limits = Limits(
+            header_timeout_s=settings.header_timeout_s,
+            body_timeout_s=settings.body_timeout_s,
+            write_timeout_s=settings.write_timeout_s,
+            max_header_bytes=settings.max_header_bytes,
+            max_header_count=settings.max_header_count,
+        )
         config = uvicorn.Config(
             app,
             host=settings.host,
             port=settings.port,
-            http=slow_client_protocol(settings.header_timeout_s, settings.body_timeout_s),
+            http=guarded_protocol(limits, drain),
             log_config=None,
             access_log=settings.access_log,
-            timeout_graceful_shutdown=math.ceil(max(settings.request_timeout_s, 1.0)),
+            timeout_keep_alive=KEEP_ALIVE_S,
+            # Requests in flight may take request_timeout_s; an idle connection ends within its keep-alive timeout.
+            timeout_graceful_shutdown=math.ceil(max(settings.request_timeout_s, KEEP_ALIVE_S) + 1),
         )
         state: ServerState = app.state.server
-        DrainingServer(config, settings.drain_seconds, state).run(sockets=[sock])
+        DrainingServer(config, settings.drain_seconds, state, drain).run(sockets=[sock])
     finally:
         sock.close()
     if state.load_error:
