@@ -9,6 +9,7 @@ non-unit embedding is a failure.
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from dataclasses import dataclass, field, replace
@@ -34,7 +35,7 @@ class Workload:
     v2_weight: int = 3
     v1_weight: int = 1
     think_time: float = 0.0  # seconds between requests per user; 0 = closed loop at full speed
-    rate: float = 0.0  # requests/s per user (open loop, Poisson arrivals); 0 = use think_time
+    rate: float = 0.0  # requests/s per user (open loop, evenly spaced at a random phase); 0 = use think_time
     column: bool = False  # one value per row as [rows, 1], in and out (a Triton server: preflight.wants_columns)
 
     def infer_path(self) -> str:
@@ -62,9 +63,9 @@ class ModelUser(FastHttpUser):
         # A seeded generator per user: runs are repeatable, users do not send identical bodies.
         self.rng = random.Random(next(_user_ids))
         if self.workload.rate:
-            # The first arrival too comes after an exponential gap, or every user would start at once.
-            gevent.sleep(self.rng.expovariate(self.workload.rate))
-            self.next_arrival = time.monotonic()
+            # A phase of its own, anywhere in one period: users started together do not send together.
+            self.next_arrival = time.monotonic() + self.rng.uniform(0, 1 / self.workload.rate)
+            gevent.sleep(self.next_arrival - time.monotonic())
 
     @classmethod
     def configure(cls, **changes) -> None:
@@ -78,23 +79,23 @@ class ModelUser(FastHttpUser):
         cls.tasks = [*[cls.infer_v2] * w.v2_weight, *[cls.predict_v1] * w.v1_weight]
 
     def wait_time(self) -> float:
-        """Closed loop: think_time after each answer. Open loop (rate): the user's requests form a
-        Poisson process of `rate` per second.
+        """Closed loop: think_time after each answer. Open loop (rate): one request every 1/rate s, on a grid
+        of the user's own random phase.
 
-        Gaps are exponential, drawn from the user's own seeded generator and added to the previous
-        request's scheduled start (not to when its answer came back), so latency does not slow the
-        rate. Users merge into one Poisson process at the total rate: no two share a phase, so the
-        arrivals never come in bursts of one per user. An arrival that falls due while the user still
-        waits for an answer is sent at once and the schedule restarts from then (no catching up in a
-        burst); summary.json's rps then falls short of the rate.
+        The grid is kept whatever the answers take: latency does not slow the rate, and users stay spread
+        over the period (users x rate arrivals per second, evenly spread on average, never in bursts of one
+        per user, and exactly the offered count: no sampling noise in the rate a comparison runs at). A slot
+        that passes while the user still waits for an answer is skipped, not made up later in a burst;
+        summary.json's rps then falls short of the rate.
         """
         w = self.workload
         if not w.rate:
             return w.think_time
-        now = time.monotonic()
-        due = max(self.next_arrival + self.rng.expovariate(w.rate), now)
-        self.next_arrival = due
-        return due - now
+        period, now = 1 / w.rate, time.monotonic()
+        self.next_arrival += period
+        if self.next_arrival < now:  # late: skip the missed slots, keep the phase
+            self.next_arrival += math.ceil((now - self.next_arrival) / period) * period
+        return self.next_arrival - now
 
     def _post(self, path: str, name: str, body: dict, check) -> None:
         w = self.workload

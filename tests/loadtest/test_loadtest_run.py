@@ -203,9 +203,9 @@ def test_pure_modules_do_not_import_gevent():
 
 
 def test_open_loop_arrivals_are_spread_not_bursts(model_server, tmp_path, loadtest):
-    """--rate makes a Poisson arrival process: users start out of phase and draw exponential gaps. The
-    check counts on recorded start times (no timing assertion): with 8 users at 200 requests/s, bursts
-    of all 8 users at the same instant would make most gaps ~0 and every 8th one 40 ms."""
+    """--rate spaces each user's requests evenly, each user at a random phase of its own. The check counts on
+    recorded start times (no timing assertion): with 8 users at 200 requests/s, bursts of all 8 users at the
+    same instant would make most gaps ~0 and every 8th one 40 ms."""
     out = tmp_path / "run"
     args = ("--profile", "digits", "--users", "8", "--rate", "200", "--duration", "3", "--no-slo", "--out", str(out))
     proc = loadtest("run", "--host", model_server.url, *args)
@@ -213,15 +213,16 @@ def test_open_loop_arrivals_are_spread_not_bursts(model_server, tmp_path, loadte
     starts = sorted(r.start for r in read_csv(out / "timings.csv"))
     gaps = [b - a for a, b in itertools.pairwise(starts)]
     assert len(gaps) > 200
-    # Groups of 4 or more requests sent within 1 ms: about 1 in 800 requests for Poisson arrivals at
-    # 200/s (up to 1 in 30 when a busy machine stalls the generator); bursts make one every 40 ms (1 in 2).
+    # Groups of 4 or more requests sent within 1 ms: 4 of 8 random phases that close are rare (up to 1 in 30
+    # requests when a busy machine stalls the generator); bursts make one every 40 ms (1 in 2).
     groups = sum(1 for a, b in zip(starts, starts[3:], strict=False) if b - a < 0.001)
     assert groups <= len(starts) // 10, f"{groups} groups of 4+ requests sent within 1 ms"
-    # Exponential gaps: mean = standard deviation (coefficient of variation 1); bursts give about 2.6.
+    # 8 random phases in a period split it like 8 uniform points on a circle: coefficient of variation of the
+    # gaps about 0.9; bursts give about 2.6.
     mean = sum(gaps) / len(gaps)
     sd = (sum((g - mean) ** 2 for g in gaps) / len(gaps)) ** 0.5
     assert 0.6 <= sd / mean <= 1.6, f"coefficient of variation {sd / mean:.2f}"
-    # Gaps under a quarter of the mean: P = 1 - exp(-1/4) = 22% for Poisson arrivals, 7/8 for bursts.
+    # Gaps under a quarter of the mean: 1 - (1 - 1/32)^7 = 20% for uniform phases, 7/8 for bursts.
     short = sum(g < mean / 4 for g in gaps) / len(gaps)
     assert 0.1 <= short <= 0.5, f"{short:.0%} of gaps under a quarter of the mean"
 
