@@ -205,8 +205,8 @@ KIND_NODE_IMAGE ?=
 KUBECTL ?= $(if $(wildcard $(VENV)/bin/kubectl),$(VENV)/bin/kubectl,kubectl)
 KIND_CLUSTER ?= ai-hosting-labs
 K8S_OVERLAY ?= k8s/overlays/kind
-K8S_USERS ?= 40
-K8S_DURATION ?= 240
+K8S_LOAD ?= $(HPA_LOAD)
+K8S_USERS ?= 96
 HPA_WATCH_SECONDS ?= 300
 K8S_ENV = KIND=$(KIND) KUBECTL=$(KUBECTL) KIND_CLUSTER=$(KIND_CLUSTER) KIND_CONFIG=$(KIND_CONFIG) \
 	KIND_NODE_IMAGE=$(KIND_NODE_IMAGE) IMAGE=$(IMAGE) PYTHON=$(PY) RESULTS=$(RESULTS)
@@ -222,8 +222,8 @@ cluster-up: ## kind cluster from KIND_CONFIG (1 control-plane + 2 workers, NodeP
 	$(K8S_ENV) scripts/k8s-cluster.sh up
 deploy: k8s-tools image ## Build the image, kind load it, apply k8s/overlays/kind with its tag, wait for the rollout
 	$(K8S_ENV) scripts/k8s-deploy.sh
-k8s-loadtest: ## Bounded Locust step load (K8S_USERS, K8S_DURATION) through the NodePort, HPA recorded alongside -> results/k8s-loadtest/
-	$(K8S_ENV) USERS=$(K8S_USERS) DURATION=$(K8S_DURATION) scripts/k8s-loadtest.sh
+k8s-loadtest: ## Open loop along K8S_LOAD (the what-if tool's t,rps CSV; K8S_USERS at its peak) through the NodePort, HPA recorded until back at min -> results/k8s-loadtest/
+	$(K8S_ENV) LOAD=$(K8S_LOAD) USERS=$(K8S_USERS) scripts/k8s-loadtest.sh
 hpa-watch: ## Record HPA desired/current replicas, CPU % and ready pods every 5 s for HPA_WATCH_SECONDS -> results/hpa-watch.csv
 	$(K8S_ENV) scripts/k8s-hpa-watch.sh $(RESULTS)/hpa-watch.csv $(HPA_WATCH_SECONDS) 5
 chaos: ## Delete a model-server pod under load: failed requests and time to recover (fails on any failed request)

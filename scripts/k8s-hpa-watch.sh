@@ -3,9 +3,9 @@
 #   time,replicas,desired,current,ready,cpu_utilization
 # (epoch seconds; replicas = the HPA's current replicas, desired = its recommendation, ready = ready
 # pods of the Deployment, cpu_utilization = % of the CPU request, empty while <unknown>).
-# `python -m loadtest run --replicas FILE` charts it next to the load (make k8s-loadtest does that).
+# `python -m loadtest replicas-chart RESULTS --replicas FILE` charts it next to a run (make k8s-loadtest does that).
 #
-# Usage: scripts/k8s-hpa-watch.sh OUT.csv SECONDS [INTERVAL]   (env: KUBECTL, KIND_CLUSTER)
+# Usage: scripts/k8s-hpa-watch.sh OUT.csv SECONDS [INTERVAL]   (env: KUBECTL, KIND_CLUSTER); SIGTERM ends it early.
 set -o errexit -o nounset -o pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=scripts/k8s-lib.sh
@@ -19,7 +19,10 @@ need_cluster
 mkdir -p "$(dirname "$out")"
 echo "time,replicas,desired,current,ready,cpu_utilization" >"$out"
 end=$((SECONDS + seconds))
-while ((SECONDS < end)); do
+# SIGTERM/SIGINT stop it after the row it is writing (bash runs the trap once the current command is done).
+stop=""
+trap 'stop=1' TERM INT
+while ((SECONDS < end)) && [[ -z $stop ]]; do
     row=$(hpa_row)
     echo "$row" >>"$out"
     echo "hpa-watch: $row" >&2

@@ -1,31 +1,65 @@
 #!/usr/bin/env bash
-# A bounded Locust step load (4 steps up to USERS) through the NodePort, never port-forward (that
-# pins one pod), with the HPA recorded alongside; the results folder holds summary.json, the charts
-# and replicas.png (replicas over time next to latency and throughput), plus hpa.csv.
+# Lab 05's live run: an open-loop load along LOAD (a t,rps CSV; by default labs/05-autoscale/step-load.csv, the
+# profile the HPA what-if tool predicts with) through the NodePort, never port-forward (that pins one pod), with
+# the HPA recorded alongside until it is back at minReplicas after the load (at most TAIL_S more). replicas.png is
+# drawn once that recording has stopped. The results folder holds summary.json, the charts, hpa.csv and replicas.png.
 #
-# Usage: scripts/k8s-loadtest.sh   (env: USERS, DURATION, PYTHON, RESULTS, KUBECTL, KIND_CLUSTER)
+# Usage: scripts/k8s-loadtest.sh   (env: LOAD, USERS, TAIL_S, INTERVAL, PYTHON, RESULTS, KIND, KUBECTL, KIND_CLUSTER)
 set -o errexit -o nounset -o pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=scripts/k8s-lib.sh
 source "$here/k8s-lib.sh"
 
-users=${USERS:-40}
-duration=${DURATION:-240}
+load=${LOAD:-labs/05-autoscale/step-load.csv}
+users=${USERS:-96}  # at the profile's peak: 2.5 rps each at 240 rps, so 8 users carry 20 rps
+# After the load: up to ~60 s before the CPU drop shows in metrics-server (kubelet's window, 15 s resolution), a
+# 15 s sync, the 60 s scale-down stabilization, 6 -> 3 -> 2 at most 50% per 30 s, and two syncs of margin: ~210 s.
+tail_s=${TAIL_S:-240}
+interval=${INTERVAL:-5}
 out=$RESULTS/k8s-loadtest
 need kind kubectl
 need_cluster
 curl --silent --fail --max-time 5 "$TARGET/v2/health/ready" >/dev/null \
     || { echo "k8s-loadtest: nothing ready on $TARGET: make cluster-up deploy" >&2; exit 1; }
+min=$(kn get hpa "$DEPLOYMENT" -o jsonpath='{.spec.minReplicas}')
+min=${min:-1}
 mkdir -p "$out"
+rm -f "$out/hpa.csv" "$out/replicas.png"
 watch_pid=""
 trap '[[ -z $watch_pid ]] || kill "$watch_pid" 2>/dev/null || true' EXIT
-# Watch a minute past the load: the scale-down is part of the story.
-"$here/k8s-hpa-watch.sh" "$out/hpa.csv" $((duration + 90)) 5 2>"$out/hpa-watch.log" &
+# Bounded by the longest `loadtest run` plus the tail; stopped below once the scale-down is recorded.
+"$here/k8s-hpa-watch.sh" "$out/hpa.csv" $((3600 + tail_s)) "$interval" 2>"$out/hpa-watch.log" &
 watch_pid=$!
-echo "k8s-loadtest: step load to $users users for ${duration}s on $TARGET; HPA -> $out/hpa.csv"
-"$PYTHON" -m loadtest run --host "$TARGET" --profile digits --shape step --users "$users" \
-    --duration "$duration" --no-slo --replicas "$out/hpa.csv" --out "$out"
-echo "k8s-loadtest: load done; recording the scale-down for 90 s more"
+echo "k8s-loadtest: open loop along $load ($users users at its peak) on $TARGET; HPA -> $out/hpa.csv"
+"$PYTHON" -m loadtest run --host "$TARGET" --profile digits --load "$load" --users "$users" --no-slo --out "$out"
+load_end=$(date +%s)
+tail_start=$SECONDS
+
+# The last row recorded, as "epoch replicas" ("0 0" before the first row).
+last_row() {
+    local at=0 replicas=0
+    [[ ! -s $out/hpa.csv ]] || IFS=, read -r at replicas _ < <(tail -n 1 "$out/hpa.csv")
+    [[ $at =~ ^[0-9]+$ && $replicas =~ ^[0-9]+$ ]] || at=0 replicas=0
+    echo "$at $replicas"
+}
+echo "k8s-loadtest: load done; recording until the HPA is back at $min replicas (at most ${tail_s}s more)"
+scaled_down=""
+while ((SECONDS - tail_start <= tail_s)); do
+    read -r at replicas < <(last_row)
+    if ((at >= load_end && replicas <= min)); then
+        scaled_down=1
+        break
+    fi
+    sleep 1
+done
+kill -TERM "$watch_pid" 2>/dev/null || true
 wait "$watch_pid" || true
 watch_pid=""
-echo "k8s-loadtest: max replicas $(cut -d, -f2 "$out/hpa.csv" | tail -n +2 | sort -n | tail -1); results in $out"
+"$PYTHON" -m loadtest replicas-chart "$out" --replicas "$out/hpa.csv" >/dev/null
+peak=$(cut -d, -f2 "$out/hpa.csv" | tail -n +2 | sort -n | tail -n 1)
+if [[ -z $scaled_down ]]; then
+    echo "k8s-loadtest: still $replicas replicas ${tail_s}s after the load (minReplicas $min): see $out/hpa.csv," \
+        "'kubectl -n $NAMESPACE describe hpa $DEPLOYMENT' and make doctor" >&2
+    exit 1
+fi
+echo "k8s-loadtest: peak $peak replicas, back at $min $((at - load_end)) s after the load; results in $out"

@@ -224,3 +224,57 @@ def test_the_kind_suite_keeps_a_cluster_when_told_or_when_it_was_there(stubs: St
     assert [c.split()[1] for c in stubs.calls("kind") if " cluster " in c] == ["create"]
     kind_suite(stubs, KIND_TESTS="1")  # the cluster exists now: used, left up
     assert [c.split()[1] for c in stubs.calls("kind") if " cluster " in c] == ["create"]
+
+
+def loadtest_with_replicas(stubs: Stubs, tmp_path: Path, after_load: str, **env: str) -> subprocess.CompletedProcess:
+    """k8s-loadtest.sh with an HPA at 4 replicas during a 2 s load; `after_load` is what replicas becomes 3 s after
+    it. The load writes what a run writes (one request); replicas-chart is the real one."""
+    state = tmp_path / "replicas"
+    state.write_text("4")
+    stubs.tool(
+        "kubectl",
+        f"""
+        case "$*" in
+            *"spec.minReplicas"*) echo 2 ;;
+            *"get hpa"*) r=$(cat {state}); echo "$r,$r,$r,70" ;;
+            *"readyReplicas"*) cat {state} ;;
+        esac
+        """,
+    )
+    stubs.tool("curl", "")
+    stubs.tool(
+        "python",
+        f"""
+        if [[ "$1 $2 $3" == "-m loadtest run" ]]; then
+            while [[ $1 != --out ]]; do shift; done
+            mkdir -p "$2"
+            echo '{{"profile": "digits", "users": 96}}' >"$2/summary.json"
+            header=start,name,method,model,status,latency_ms,length,error
+            printf '%s\\n%s,d,POST,digits,200,5,1,\\n' "$header" "$(date +%s)" >"$2/timings.csv"
+            sleep 2
+            (sleep 3; echo {after_load} >{state}) >/dev/null 2>&1 &
+            exit 0
+        fi
+        exec {REAL_PYTHON} "$@"
+        """,
+    )
+    return stubs.run("scripts/k8s-loadtest.sh", INTERVAL="1", timeout=60, **env)
+
+
+def test_loadtest_records_the_scale_down_then_draws_the_chart(stubs: Stubs, tmp_path: Path) -> None:
+    proc = loadtest_with_replicas(stubs, tmp_path, after_load="2", TAIL_S="30")
+    assert proc.returncode == 0, proc.stderr
+    assert "k8s-loadtest: peak 4 replicas, back at 2" in proc.stdout
+    out = stubs.results / "k8s-loadtest"
+    rows = (out / "hpa.csv").read_text().splitlines()[1:]
+    assert [r.split(",")[1] for r in rows][-1] == "2" and "4" in [r.split(",")[1] for r in rows]
+    # Drawn after the last row: the chart holds the scale-down (the watcher had stopped).
+    assert (out / "replicas.png").stat().st_mtime >= (out / "hpa.csv").stat().st_mtime
+    assert "--load labs/05-autoscale/step-load.csv --users 96" in " ".join(stubs.calls("python -m loadtest run"))
+
+
+def test_loadtest_says_when_the_scale_down_never_comes(stubs: Stubs, tmp_path: Path) -> None:
+    proc = loadtest_with_replicas(stubs, tmp_path, after_load="4", TAIL_S="4")
+    assert proc.returncode == 1
+    assert "still 4 replicas 4s after the load (minReplicas 2)" in proc.stderr
+    assert (stubs.results / "k8s-loadtest" / "replicas.png").is_file()
