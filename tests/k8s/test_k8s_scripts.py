@@ -278,3 +278,39 @@ def test_loadtest_says_when_the_scale_down_never_comes(stubs: Stubs, tmp_path: P
     assert proc.returncode == 1
     assert "still 4 replicas 4s after the load (minReplicas 2)" in proc.stderr
     assert (stubs.results / "k8s-loadtest" / "replicas.png").is_file()
+
+
+@pytest.mark.parametrize("pins", ["", "minilm=1, digits=1"])
+def test_rollout_runs_to_the_end(stubs: Stubs, tmp_path: Path, pins: str) -> None:
+    # Under bash 3.2 (BASH32): no mapfile, and an empty array (no pins) is "unbound" under nounset.
+    revision = tmp_path / "revision"
+    revision.write_text("1")
+    stubs.tool(
+        "kubectl",
+        f"""
+        case "$*" in
+            *"jsonpath"*"MODEL_SERVER_DEFAULT_VERSIONS"*) echo "{pins}" ;;
+            *"deployment"*"revision"*) cat {revision} ;;
+            *"get pods"*"-o name"*) printf 'pod/a\\npod/b\\n' ;;
+            *"set env"*) echo 2 >{revision} ;;
+        esac
+        """,
+    )
+    stubs.tool(
+        "python",
+        f"""
+        if [[ $1 == - ]]; then [[ $(cat {revision}) == 2 ]] && echo 2 || echo 1; exit 0; fi
+        if [[ $1 == -m ]]; then
+            while [[ $1 != --out ]]; do shift; done
+            mkdir -p "$2" && echo '{{"total": {{"failures": 0}}}}' >"$2/summary.json"
+            sleep 12
+            exit 0
+        fi
+        exec {REAL_PYTHON} "$@"
+        """,
+    )
+    proc = stubs.run("scripts/k8s-rollout.sh")
+    assert proc.returncode == 0, proc.stderr
+    assert "were answered by version 2" in proc.stdout
+    set_env = [c for c in stubs.calls("kubectl") if " set env " in c]
+    assert set_env and set_env[0].endswith("MODEL_SERVER_DEFAULT_VERSIONS=digits=2" + (",minilm=1" if pins else ""))
