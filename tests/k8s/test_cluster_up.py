@@ -142,3 +142,10 @@ def test_doctor_sends_a_missing_metrics_server_to_cluster_up_not_to_a_registry_l
 def test_metrics_server_component_runs_the_version_the_node_image_builds() -> None:
     deployment = (ROOT / "k8s" / "components" / "metrics-server" / "deployment.yaml").read_text()
     assert f"image: {METRICS_SERVER}\n" in deployment
+
+
+def test_the_one_node_ci_config_passes_the_same_policies_as_the_lab_config() -> None:
+    from grader.checks import kubernetes as k8s
+
+    objects = k8s.render(ROOT / "k8s" / "overlays" / "kind") + k8s.load_yaml(ROOT / "k8s" / "kind-cluster-1node.yaml")
+    assert k8s.check_all(objects) == []
