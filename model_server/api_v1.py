@@ -3,18 +3,23 @@
 from fastapi import APIRouter, Request
 
 from model_server.errors import error_responses
-from model_server.protocol import PredictRequest, predict_arrays
+from model_server.protocol import PredictRequest, PredictResponse, check_finite, predict_arrays
 from model_server.responses import JSONResponse
 from model_server.state import StateDep
 
 router = APIRouter(prefix="/v1", tags=["v1"], default_response_class=JSONResponse)
 
 
-@router.post("/models/{name}:predict", responses=error_responses(400, 404, 408, 413, 415, 503, 504))
+@router.post(
+    "/models/{name}:predict",
+    response_model=PredictResponse,
+    responses=error_responses(400, 404, 408, 413, 415, 503, 504),
+)
 async def predict(state: StateDep, request: Request, body: PredictRequest, name: str) -> JSONResponse:
     model, batcher = state.serving(name, None)
     request.state.model_version = model.version
     s = state.settings
     inputs = predict_arrays(model.card, body, s.max_request_rows, s.max_text_chars)
     outputs = await batcher.infer(inputs, s.request_timeout_s)
+    check_finite(outputs)
     return JSONResponse({"predictions": outputs[model.card.outputs[0].name]})

@@ -4,7 +4,19 @@ from fastapi import APIRouter, Request, Response
 
 from model_server import __version__
 from model_server.errors import NotReady, error_responses
-from model_server.protocol import InferRequest, infer_response, request_arrays, requested_outputs
+from model_server.protocol import (
+    InferRequest,
+    InferResponse,
+    Live,
+    ModelMetadata,
+    ModelReady,
+    Ready,
+    ServerMetadata,
+    check_finite,
+    infer_response,
+    request_arrays,
+    requested_outputs,
+)
 from model_server.responses import JSONResponse
 from model_server.state import StateDep
 
@@ -12,21 +24,21 @@ router = APIRouter(prefix="/v2", tags=["v2"], default_response_class=JSONRespons
 
 
 # HEAD answers too: load balancers and `curl -I` probe with it. (A separate route keeps operation ids unique.)
-@router.get("/health/live")
-@router.head("/health/live", name="live_head")
+@router.get("/health/live", response_model=Live)
+@router.head("/health/live", name="live_head", response_model=Live)
 async def live() -> dict:
     return {"live": True}
 
 
-@router.get("/health/ready", responses=error_responses(503))
-@router.head("/health/ready", name="ready_head", responses=error_responses(503))
+@router.get("/health/ready", response_model=Ready, responses=error_responses(503))
+@router.head("/health/ready", name="ready_head", response_model=Ready, responses=error_responses(503))
 async def ready(state: StateDep) -> dict:
     if not state.ready:
         raise NotReady(state.load_error or ("server is draining" if state.draining else "models are loading"))
     return {"ready": True}
 
 
-@router.get("")
+@router.get("", response_model=ServerMetadata)
 async def server_metadata() -> dict:
     return {"name": "model_server", "version": __version__, "extensions": []}
 
@@ -36,8 +48,8 @@ async def server_metadata() -> dict:
 # (On the unversioned path, `version` shows in the OpenAPI schema as an optional query parameter.)
 
 
-@router.get("/models/{name}", responses=error_responses(404))
-@router.get("/models/{name}/versions/{version}", responses=error_responses(404))
+@router.get("/models/{name}", response_model=ModelMetadata, responses=error_responses(404))
+@router.get("/models/{name}/versions/{version}", response_model=ModelMetadata, responses=error_responses(404))
 async def model_metadata(state: StateDep, name: str, version: str | None = None) -> dict:
     card = state.card(name, version)
     return {
@@ -50,11 +62,14 @@ async def model_metadata(state: StateDep, name: str, version: str | None = None)
     }
 
 
-MODEL_READY_ANSWERS = {**error_responses(404), 503: {"description": "Not ready: the same body, with ready false"}}
+MODEL_READY_ANSWERS = {
+    **error_responses(404),
+    503: {"model": ModelReady, "description": "Not ready: the same body, with ready false"},
+}
 
 
-@router.get("/models/{name}/ready", responses=MODEL_READY_ANSWERS)
-@router.get("/models/{name}/versions/{version}/ready", responses=MODEL_READY_ANSWERS)
+@router.get("/models/{name}/ready", response_model=ModelReady, responses=MODEL_READY_ANSWERS)
+@router.get("/models/{name}/versions/{version}/ready", response_model=ModelReady, responses=MODEL_READY_ANSWERS)
 async def model_ready(state: StateDep, name: str, version: str | None = None) -> Response:
     card = state.card(name, version)
     is_ready = state.models[card.name, card.version].ready and not state.draining
@@ -66,8 +81,8 @@ async def model_ready(state: StateDep, name: str, version: str | None = None) ->
 INFER_ERRORS = error_responses(400, 404, 408, 413, 415, 503, 504)
 
 
-@router.post("/models/{name}/infer", responses=INFER_ERRORS)
-@router.post("/models/{name}/versions/{version}/infer", responses=INFER_ERRORS)
+@router.post("/models/{name}/infer", response_model=InferResponse, responses=INFER_ERRORS)
+@router.post("/models/{name}/versions/{version}/infer", response_model=InferResponse, responses=INFER_ERRORS)
 async def infer(
     state: StateDep, request: Request, body: InferRequest, name: str, version: str | None = None
 ) -> JSONResponse:
@@ -76,4 +91,5 @@ async def infer(
     inputs = request_arrays(model.card, body, state.settings.max_request_rows, state.settings.max_text_chars)
     wanted = requested_outputs(model.card, body)
     outputs = await batcher.infer(inputs, state.settings.request_timeout_s)
+    check_finite(outputs)
     return JSONResponse(infer_response(model.card, outputs, wanted, body.id))

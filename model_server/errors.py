@@ -3,10 +3,11 @@
 import logging
 from typing import Any, ClassVar
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 from model_server.responses import JSONResponse
 
@@ -76,6 +77,24 @@ def error_response(status_code: int, message: str, headers: dict[str, str] | Non
     return JSONResponse({"error": safe}, status_code=status_code, headers=headers)
 
 
+HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+
+def _method_not_allowed(request: Request) -> Response:
+    """OPTIONS gets 204 and every other unrouted method 405, both with `Allow` listing every method the path
+    has. (Starlette lists only the first route's: a GET and a HEAD route on one path said `Allow: HEAD`.)"""
+    routes = request.app.router.routes
+    methods = [
+        method
+        for method in HTTP_METHODS
+        if any(route.matches({**request.scope, "method": method})[0] == Match.FULL for route in routes)
+    ]
+    allow = {"Allow": ", ".join([*methods, "OPTIONS"])}
+    if request.method == "OPTIONS":
+        return Response(status_code=204, headers=allow)
+    return error_response(405, f"method {request.method} is not allowed here (allowed: {allow['Allow']})", allow)
+
+
 def _describe(error: dict) -> str:
     where = ".".join(str(part) for part in error.get("loc", ()) if part != "body")
     return f"{where}: {error['msg']}" if where else error["msg"]
@@ -100,7 +119,9 @@ def register_handlers(app: FastAPI) -> None:
         return error_response(400, "; ".join(_describe(e) for e in errors[:5]))
 
     @app.exception_handler(HTTPException)
-    async def _http_error(_: Request, exc: HTTPException) -> JSONResponse:
+    async def _http_error(request: Request, exc: HTTPException) -> Response:
+        if exc.status_code == 405:
+            return _method_not_allowed(request)
         return error_response(exc.status_code, str(exc.detail), getattr(exc, "headers", None))
 
     @app.exception_handler(Exception)

@@ -6,10 +6,10 @@ are capped, and strings that JSON allows but UTF-8 cannot hold (lone surrogates 
 """
 
 import math
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import AfterValidator, BaseModel, Field, StrictInt
+from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, StrictInt
 from pydantic_core import PydanticCustomError
 
 from model_server.errors import InvalidInput
@@ -29,14 +29,24 @@ def _utf8(value: str) -> str:
 Utf8Str = Annotated[str, AfterValidator(_utf8)]
 
 
+def _integral(value: Any) -> Any:
+    # JSON (and so the OpenAPI schema) has one number type: 64.0 is the integer 64 there, and is read as such.
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
 # A dimension: an integer ("64" is refused, not coerced), and one small enough to print in an error message.
-Dimension = Annotated[StrictInt, Field(ge=0, le=2**40)]
+Dimension = Annotated[StrictInt, Field(ge=0, le=2**40), BeforeValidator(_integral)]
+
+# The datatypes the server converts (a model's own inputs and outputs are among them).
+Datatype = Literal["FP32", "FP64", "INT64", "INT32", "BYTES"]
+# As a request gives it: a string UTF-8 cannot hold is named as such before it is compared with the choices.
+RequestDatatype = Annotated[Datatype, BeforeValidator(lambda value: _utf8(value) if isinstance(value, str) else value)]
 
 
 class RequestInput(BaseModel):
     name: Utf8Str
     shape: list[Dimension] = Field(max_length=32)
-    datatype: Annotated[Utf8Str, Field(max_length=16)]  # FP32, INT64, BYTES...
+    datatype: RequestDatatype
     data: list[Any]
     parameters: dict[str, Any] | None = None
 
@@ -54,6 +64,68 @@ class InferRequest(BaseModel):
 
 class PredictRequest(BaseModel):
     instances: list[Any] = Field(min_length=1)
+
+
+# What the server answers (the OpenAPI schema's 200 responses; the routes write these shapes directly).
+
+
+class TensorMetadata(BaseModel):
+    name: str
+    datatype: Datatype
+    shape: list[int] = Field(description="-1: any size")
+
+
+class OutputTensor(BaseModel):
+    name: str
+    datatype: Datatype
+    shape: list[int]
+    data: list[float] = Field(description="The values, flattened in row-major order")
+
+
+class InferResponse(BaseModel):
+    model_name: str
+    model_version: str
+    id: str | None = Field(default=None, description="The request's id, when it gave one")
+    outputs: list[OutputTensor]
+
+
+class PredictResponse(BaseModel):
+    predictions: list[float | list[float]] = Field(description="The model's first output, one item per instance")
+
+
+class ModelParameters(BaseModel):
+    version: str
+    task: str
+    metrics: dict[str, Any]
+
+
+class ModelMetadata(BaseModel):
+    name: str
+    versions: list[str]
+    platform: Literal["onnxruntime_onnx"]
+    inputs: list[TensorMetadata]
+    outputs: list[TensorMetadata]
+    parameters: ModelParameters
+
+
+class ModelReady(BaseModel):
+    name: str
+    version: str
+    ready: bool
+
+
+class ServerMetadata(BaseModel):
+    name: str
+    version: str
+    extensions: list[str]
+
+
+class Live(BaseModel):
+    live: Literal[True]
+
+
+class Ready(BaseModel):
+    ready: Literal[True]
 
 
 # The JSON values each datatype accepts: a boolean is not a number here, and a string is never coerced.
@@ -165,6 +237,17 @@ def requested_outputs(card: ModelCard, request: InferRequest) -> list[TensorSpec
     if len(set(names)) != len(names):
         raise InvalidInput("an output is requested more than once")
     return [specs[name] for name in names]
+
+
+def check_finite(outputs: dict[str, np.ndarray]) -> None:
+    """Inputs near the limits of their type (3.4e38 for FP32) are finite but can overflow inside the model: its
+    answer would hold NaN or infinity, which JSON cannot carry. That request is refused; its batch-mates are not."""
+    for name, array in outputs.items():
+        if array.dtype.kind == "f" and not np.isfinite(array).all():
+            raise InvalidInput(
+                f"output {name!r} is not finite (NaN or infinity) for this input: "
+                "its values are out of the range the model computes with"
+            )
 
 
 def infer_response(
