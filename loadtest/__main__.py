@@ -287,14 +287,17 @@ def tradeoffs(
     duration: Annotated[float | None, typer.Option(min=2, max=300, help="Seconds of load per configuration")] = None,
     only: Annotated[str | None, typer.Option(help="Comma-separated configuration ids to run")] = None,
     repeats: Annotated[
-        int, typer.Option(min=1, max=9, help="Interleaved repeats; the table shows medians (even: mean of middle two)")
-    ] = 1,
+        int,
+        typer.Option(
+            min=1, max=9, help="Interleaved repeats: the table shows medians, cpu_spread their disagreement on CPU"
+        ),
+    ] = 3,
     usd_per_vcpu_hour: Annotated[float, typer.Option(help="Price of one vCPU for one hour, in dollars")] = 0.04,
     target_rps: Annotated[float, typer.Option(help="Load the cost estimate is for")] = 1000.0,
     headroom: Annotated[float, typer.Option(help="Capacity headroom for the cost estimate")] = 0.3,
     slo: Annotated[Path | None, typer.Option(help="SLO file (default: the packaged slo.yaml)")] = None,
     noise_margin: Annotated[
-        float, typer.Option(help="Relative p95/cost difference treated as a tie when marking dominated ones")
+        float, typer.Option(help="Relative cost difference treated as a tie when marking dominated ones")
     ] = 0.1,
 ) -> None:
     """Measure the optimization matrix at a fixed arrival rate; write table (CSV, Markdown) and Pareto chart."""

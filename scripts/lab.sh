@@ -188,7 +188,7 @@ lab_06() {
 
 lab_07() {
     step "the trade-off study$([[ -n $quick ]] && echo ' (QUICK: the CI subset)')"
-    "$python" -m loadtest tradeoffs ${quick:+--quick} --out "$out/results"
+    "$python" -m loadtest tradeoffs ${quick:+--quick --repeats 1} --out "$out/results"
     echo "    fresh table: $out/results/tradeoffs.md; decision.md quotes the reference table in labs/07-optimize/results"
 }
 

@@ -2,7 +2,9 @@
 
 The table's columns are read from loadtest.studies.tradeoffs.COLUMNS at run time, so the check
 follows the study when its table changes. The choice must exist, have met the SLO, be on the
-Pareto front (recomputed with the study's own `dominated`), and its quoted cost must match.
+Pareto front (recomputed with the study's own rule: cost and quality, cost differences within the
+table's noise margin are ties, so thirty noisy tables are judged by the same tolerance), and its
+quoted cost must match.
 """
 
 from __future__ import annotations
@@ -44,20 +46,23 @@ def _num(value: str) -> float:
         return math.nan
 
 
-def on_front(rows: list[dict], config: str) -> bool:
-    """Recompute the Pareto front with the study's rule (p95, quality, cost within a task)."""
+def rivals(rows: list[dict], config: str) -> list[str]:
+    """The configurations that dominate `config` by the study's own rule (loadtest.studies.tradeoffs.beats), with
+    the noise margin the table was made with: a choice within the noise of the front is on it."""
     from loadtest.studies import tradeoffs
 
     typed = [
         {
             **r,
-            "p95_ms": _num(r["p95_ms"]),
             "quality": _num(r["quality"]),
             "usd_per_million": r["usd_per_million"] and _num(r["usd_per_million"]),
         }
         for r in rows
     ]
-    return config not in tradeoffs.dominated(typed)
+    mine = next(r for r in typed if r["config"] == config)
+    margin = _num(mine.get("noise_margin", ""))
+    margin = tradeoffs.NOISE_MARGIN if math.isnan(margin) else margin
+    return [o["config"] for o in typed if tradeoffs.beats(o, mine, margin)]
 
 
 def quoted_cost(text: str) -> float | None:
@@ -84,10 +89,13 @@ def choice(ctx: Context, decision: str = DECISION, results: str = TABLE, toleran
     parts: dict[str, list[str]] = {"met_slo": [], "pareto": [], "cost": []}
     if row["slo"] != "met":
         parts["met_slo"].append(f"{chosen} did not meet the SLO ({row['slo']}); choose a configuration that did")
-    if not on_front(rows, chosen):
+    beaten_by = rivals(rows, chosen)
+    if beaten_by:
+        best = by_id[beaten_by[0]]
         parts["pareto"].append(
-            f"{chosen} is dominated: another configuration is no worse on p95, quality and cost; "
-            "pick one on the Pareto front"
+            f"{chosen} is dominated by {', '.join(beaten_by)}: {best['config']} costs ${best['usd_per_million']} "
+            f"against ${row['usd_per_million'] or 'no cost'} per million (beyond the noise margin) with quality "
+            f"{best['quality']} against {row['quality']}; pick one on the Pareto front"
         )
     table_cost = _num(row["usd_per_million"])
     cost = quoted_cost(text)

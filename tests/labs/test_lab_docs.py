@@ -111,3 +111,23 @@ def test_lab_05_step_1_asks_for_every_behavior_policy_the_expected_output_needs(
     decisions = [line.strip() for line in proc.stdout.splitlines() if re.match(r"\s*t=\d+s: ", line)]
     expected = re.findall(r"^\s*(t=\d+s: .*)$", readme.split("\n2. ", 1)[1].split("\n3. ", 1)[0], re.MULTILINE)
     assert decisions and decisions == expected
+
+
+def test_numbers_the_lessons_state_match_the_code():
+    """Figures a learner checks against what the code does (issue 17's list): the client's request count, the
+    Kubernetes version the manifests are validated against, the trade-off study's users per family."""
+    from grader.checks.kubernetes import KUBERNETES_VERSION
+    from loadtest.studies.tradeoffs import RATES, USERS
+
+    client = (ROOT / "labs/01-serve/client.py").read_text()
+    default = re.search(r'"--requests", type=int, default=(\d+)', client)[1]
+    lab01 = (ROOT / "labs/01-serve/README.md").read_text()
+    assert f"{default} sequential v2 requests" in lab01
+    minor = ".".join(KUBERNETES_VERSION.split(".")[:2])
+    lab04 = (ROOT / "labs/04-kubernetes/README.md").read_text()
+    assert f"-k {KUBERNETES_VERSION}" in lab04 and f"against version {minor}`" in lab04
+    readme = (ROOT / "README.md").read_text()
+    for family, rate in RATES.items():
+        assert f"{family}\n  {rate:g} requests/s over {USERS[family]} users" in readme or (
+            f"{family} {rate:g} requests/s over {USERS[family]} users" in readme
+        ), f"README states another user count for {family}"
