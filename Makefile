@@ -202,7 +202,8 @@ hpa-whatif: $(VENV)/.installed ## HPA what-if: the replica timeline of HPA_FILE 
 KIND ?= $(if $(wildcard .bin/kind),.bin/kind,kind)
 KIND_CONFIG ?= k8s/kind-cluster.yaml
 KIND_NODE_IMAGE ?=
-KUBECTL ?= $(if $(wildcard $(VENV)/bin/kubectl),$(VENV)/bin/kubectl,kubectl)
+# kubectl at the cluster's version (make kind-node-image builds it into .bin/), else the venv's, else PATH's.
+KUBECTL ?= $(firstword $(wildcard .bin/kubectl $(VENV)/bin/kubectl) kubectl)
 KIND_CLUSTER ?= ai-hosting-labs
 K8S_OVERLAY ?= k8s/overlays/kind
 K8S_LOAD ?= $(HPA_LOAD)
