@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import http.server
+import json
 import os
 import subprocess
 import sys
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from grader import requirements
+from grader import intake, requirements
 from tests.grader.conftest import ROOT, copy_lab
 from tests.grader.test_grader_hostile_batch import BAD
 from tests.grader.test_grader_hostile_git import _bare, _git, _repo
@@ -128,11 +129,14 @@ def test_the_hostile_batch(tmp_path: Path) -> None:
     assert len(book) == expected and (tmp_path / "out/summary.md").exists()
     full = book["a-good"]["max_score"]
     assert book["a-good"]["score"] == book["z-good"]["score"] == full
-    assert all(book[f"d-{k}"]["grading_status"] == "error" for k in BAD)
+    assert all(book[f"d-{intake.student_name(Path(k))}"]["grading_status"] == "error" for k in BAD)
     assert book["c-alternates"]["grading_status"] == "error"
     assert book["b-smudge"]["grading_status"] == "ok" and book["b-smudge"]["dockerfile.non_root"] == "0"
     for name in ("f-add-url", "g-fork", "h-big-file", "i-many-files"):
         assert book[name]["container.ready"] == "0", name
+        result = json.loads((tmp_path / "out/students" / name / "result.json").read_text())
+        (check,) = (c for c in result["checks"] if c["id"] == "container.ready")
+        print(f"  {name}: {check['duration_s']:.0f} s, {check['feedback'].splitlines()[0][:150]}")
     assert {"alice", "alice.zip", "'=2+5", "e-\\xff\\xfe", "\\x1b[31mred\\x07"} <= set(book)
     assert b"\x1b" not in proc.stdout + proc.stderr
     assert hits == [] and not pwned.exists()
