@@ -54,6 +54,8 @@ from model_server.repository import RepositoryError, read_card
 BASE_ARGS = [
     "--max-batch-size",
     "32",
+    "--max-queue-delay-ms",
+    "0",
     "--intra-op-threads",
     "1",
     "--graph-optimization",
@@ -133,6 +135,26 @@ MATRIX = [
     _m("minilm-graph-extended", "minilm, graph opt extended", graph_optimization="extended"),
 ]
 QUICK = ["digits-fp32", "digits-int8", "large-fp32", "large-int8", "minilm-longest", "minilm-max128"]
+# Hyperparameter sweeps (`make sweep SWEEP=NAME`, or a name in --only): one serving knob varied around
+# minilm-longest (max batch 32, no queue delay, 1 thread), everything else equal. The extra points run only here.
+SWEEP_ONLY = [
+    _m("minilm-batch4", "minilm, max batch 4", max_batch_size="4"),
+    _m("minilm-batch8", "minilm, max batch 8", max_batch_size="8"),
+    _m("minilm-delay2", "minilm, max batch 32, 2 ms queue delay", max_queue_delay_ms="2"),
+    _m("minilm-delay10", "minilm, max batch 32, 10 ms queue delay", max_queue_delay_ms="10"),
+]
+SWEEPS = {
+    "batching": [
+        "minilm-nobatch",
+        "minilm-batch4",
+        "minilm-batch8",
+        "minilm-longest",
+        "minilm-delay2",
+        "minilm-delay10",
+    ],
+    "threads": ["minilm-longest", "minilm-2threads", "large-int8", "large-int8-2threads"],
+    "graph": ["minilm-graph-disable", "minilm-graph-basic", "minilm-graph-extended", "minilm-longest"],
+}
 DEFAULT_DURATION_S, QUICK_DURATION_S = 15.0, 6.0
 WARMUP_S = 2.0
 
@@ -355,6 +377,13 @@ def write_table(rows: list[dict], out: Path, notes: list[str]) -> None:
 
 
 def pareto_chart(rows: list[dict], path: Path, p95_limit: float | None = None) -> None:
+    fig = pareto_figure(rows, p95_limit)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def pareto_figure(rows: list[dict], p95_limit: float | None = None):
     """Per model family: cost against quality (the plane the Pareto front lives in) and p95 against server CPU
     per request. Each configuration has its own colour, named in the legend (no labels on points, so close
     points never hide each other's names); front: filled circle, dominated: cross. A configuration that missed
@@ -408,9 +437,7 @@ def pareto_chart(rows: list[dict], path: Path, p95_limit: float | None = None) -
         for ax in axrow:
             ax.grid(alpha=0.3)
         latency.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    return fig
 
 
 def main(
@@ -429,11 +456,13 @@ def main(
 ) -> int:
     if not repo.is_dir():
         raise ValueError(f"no model repository at {repo}; run `make models` first")
-    by_id = {c.id: c for c in MATRIX}
-    ids = only or (QUICK if quick else list(by_id))
+    by_id = {c.id: c for c in [*MATRIX, *SWEEP_ONLY]}
+    ids = [cid for name in only for cid in SWEEPS.get(name, [name])] if only else None
+    ids = ids or (QUICK if quick else [c.id for c in MATRIX])
     unknown = [i for i in ids if i not in by_id]
     if unknown:
-        raise ValueError(f"unknown configuration(s) {', '.join(unknown)}; known: {', '.join(by_id)}")
+        known = f"{', '.join(by_id)}; sweeps: {', '.join(SWEEPS)}"
+        raise ValueError(f"unknown configuration(s) {', '.join(unknown)}; known: {known}")
     duration = duration or (QUICK_DURATION_S if quick else DEFAULT_DURATION_S)
     if not 0 <= noise_margin < 1:
         raise ValueError(f"--noise-margin must be in [0, 1), e.g. 0.1 for 10%, got {noise_margin:g}")

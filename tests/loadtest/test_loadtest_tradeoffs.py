@@ -179,3 +179,31 @@ def test_quick_tradeoffs_write_table_and_chart(tmp_path, loadtest):
     assert "noise margin of 10%" in md and "Open loop" in md and "priced by the second" in md
     assert (out / "pareto.png").read_bytes().startswith(b"\x89PNG")
     assert (out / "digits-int8" / "summary.json").exists()
+
+
+def test_pareto_chart_names_configurations_without_overlaps_and_draws_no_cost_where_there_is_none():
+    """pareto.png as a learner reads it: labels written next to points overlapped for the minilm rows, the
+    'missed the SLO: no cost' marker sat at a cost on the cost axis, and a flat quality axis said nothing."""
+    from loadtest.studies.tradeoffs import pareto_figure, plt
+
+    def r(config, cost, quality, metric, p95=50.0, cpu=5.0):
+        return {
+            **row(config, p95, quality, cost, metric), "model": config.split("-")[0], "offered_rps": 25.0,
+            "cpu_ms_per_request": cpu, "pareto": "yes",
+        }  # fmt: skip
+
+    rows = [
+        r("minilm-longest", 0.088, 0.6952, "margin"),
+        r("minilm-basic", 0.089, 0.6952, "margin"),
+        r("minilm-max128", "", 0.6952, "margin", p95=1400.0, cpu=38.0),
+    ]
+    fig = pareto_figure(rows, p95_limit=250.0)
+    plane, latency = fig.axes[:2]
+    assert [len(c.get_offsets()) for c in plane.collections] == [1, 1]  # the two with a cost; none for the missed one
+    assert "missed the SLO, so no cost: minilm-max128" in plane.get_title()
+    assert "same model: quality 0.6952 for all" in plane.get_title()
+    assert not plane.texts and not [t for t in latency.texts if "minilm" in t.get_text()]  # no labels on points
+    assert {t.get_text() for t in latency.get_legend().get_texts()} == {
+        "minilm-longest (front)", "minilm-basic (front)", "minilm-max128 (missed SLO)",
+    }  # fmt: skip
+    plt.close(fig)
