@@ -255,7 +255,7 @@ JOBS ?= 2
 .PHONY: student check grade release gradescope bench-grader
 student: $(VENV)/.installed ## Learners: your workspace, the student edition as a git repository, in DEST (make student DEST=~/labs-work)
 	scripts/student.sh $(PY) "$(DEST)"
-check: $(VENV)/.installed ## Grade this working tree for lab LAB (make check LAB=02); exit 0 only when every required check passes
+check: $(VENV)/.installed ## Grade this working tree for lab LAB (make check LAB=02); exit 0 PASSED, 1 NOT PASSED, 3 PARTIAL (nothing failed, some checks could not run here)
 	$(PY) -m grader check $(LAB)
 grade: $(VENV)/.installed ## Batch-grade SUBMISSIONS (folders, git repos, .zip, .tar.gz) for LAB -> GRADES (gradebook.csv, feedback, summary)
 	$(PY) -m grader grade $(SUBMISSIONS) --lab $(LAB) --jobs $(JOBS) --out $(GRADES)
