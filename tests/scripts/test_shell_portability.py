@@ -31,6 +31,11 @@ BASH4 = {
     "EPOCHSECONDS (bash 5)": r"\bEPOCH(SECONDS|REALTIME)\b",
     "shopt globstar/lastpipe/inherit_errexit (bash 4)": r"shopt\s+-s\s+(globstar|lastpipe|inherit_errexit)",
     "${x@Q} transformations (bash 4.4)": r"\$\{\w+@[QEPAaUuLK]\}",
+    "BASHPID (bash 4)": r"\bBASHPID\b",
+    "declare -g / read -i -N (bash 4)": r"\b(declare|local|typeset)\s+-\w*g|\bread\s+(-\w+\s+)*-\w*[iN]",
+    "printf %(...)T (bash 4.2)": r"%\([^)]*\)T",
+    "{fd}> redirection (bash 4.1)": r"\{\w+\}[<>]",
+    "brace range with a step or zero padding (bash 4)": r"\{-?\d+\.\.-?\d+\.\.-?\d+\}|\{0\d+\.\.",
 }
 GNU_ONLY = {
     "GNU timeout (macOS has none)": r"(^|[\s;&|(])timeout\s+-?\d",
@@ -84,13 +89,17 @@ def test_no_gnu_only_tools_where_learners_run() -> None:
 
 
 def test_no_pipe_cut_short_under_pipefail() -> None:
-    assert offenders({"reader stops early (SIGPIPE)": CUT_SHORT}, [*SCRIPTS, ROOT / "Makefile"]) == []
+    pipefail = [*SCRIPTS, ROOT / "Makefile", ROOT / ".ci" / "run"]
+    assert offenders({"reader stops early (SIGPIPE)": CUT_SHORT}, pipefail) == []
 
 
 def test_the_checks_catch_what_they_name(tmp_path: Path) -> None:
     bad = tmp_path / "bad.sh"
     bad.write_text("mapfile -t a < <(ls)\ntimeout 60 docker pull x\nkind get clusters | grep -qx y\n# mapfile\n")
     assert len(offenders(BASH4, [bad])) == 1
+    bad4 = tmp_path / "bad4.sh"
+    bad4.write_text('exec {fd}>x\nprintf "%(%s)T" -1\nfor i in {1..9..2}; do :; done\necho $BASHPID\nread -N 1 c\n')
+    assert len(offenders(BASH4, [bad4])) == 5
     assert len(offenders(GNU_ONLY, [bad])) == 1
     assert len(offenders({"cut": CUT_SHORT}, [bad])) == 1
 
