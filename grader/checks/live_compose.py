@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import subprocess
 import tempfile
@@ -33,9 +32,28 @@ from loadtest.preflight import poll
 DIGIT = [0.0] * 64
 
 
+def _outside(src: str, root: Path) -> bool:
+    return src.startswith(("/", "~", "..")) or not (root / src).resolve().is_relative_to(root)
+
+
 def vet(compose: dict, root: Path) -> list[str]:
+    """What Compose would do on the grading host itself: privileges, host namespaces, and files read from
+    outside the submission (mounts, env files, secrets, configs, extends, include)."""
     problems = []
+    for key in ("secrets", "configs"):
+        for name, spec in (compose.get(key) or {}).items():
+            if isinstance(spec, dict) and spec.get("file") and _outside(str(spec["file"]), root):
+                problems.append(f"{key[:-1]} {name} reads {spec['file']} from outside the submission")
+    for inc in compose.get("include") or []:
+        problems.append(f"include {inc}: put everything in one file; the grader does not read others")
     for name, svc in _services(compose).items():
+        env_files = svc.get("env_file") or []
+        for env_file in [env_files] if isinstance(env_files, str | dict) else env_files:
+            src = str(env_file.get("path", "") if isinstance(env_file, dict) else env_file)
+            if _outside(src, root):
+                problems.append(f"service {name} reads env_file {src} from outside the submission")
+        if isinstance(svc.get("extends"), dict) and svc["extends"].get("file"):
+            problems.append(f"service {name} extends another file; the grader does not read others")
         for key in ("privileged", "devices", "cap_add", "pid", "ipc", "userns_mode", "cgroup_parent"):
             if svc.get(key):
                 problems.append(f"service {name} sets {key}; the grader does not start it")
@@ -43,20 +61,9 @@ def vet(compose: dict, root: Path) -> list[str]:
             problems.append(f"service {name} uses network_mode {svc['network_mode']}")
         for vol in svc.get("volumes") or []:
             src = vol.get("source", "") if isinstance(vol, dict) else str(vol).split(":")[0]
-            if src.startswith(("/", "~", "..")) or (
-                src.startswith(".") and not (root / src).resolve().is_relative_to(root)
-            ):
+            if src.startswith(("/", "~", "..")) or (src.startswith(".") and _outside(src, root)):
                 problems.append(f"service {name} mounts {src} from outside the submission")
     return problems
-
-
-def _expand(value: str, env: dict[str, str]) -> str:
-    """Compose's ${VAR}, ${VAR:-default} and $VAR, resolved against the environment the stack gets."""
-    return re.sub(
-        r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?-([^}]*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)",
-        lambda m: env.get(m.group(1) or m.group(3)) or (m.group(2) or ""),
-        value,
-    )
 
 
 def build_lb(ctx: Context, tag: str) -> None:
@@ -107,8 +114,25 @@ def _up(ctx: Context, path: str, replicas: int, ready_s: float) -> tuple[str, li
         "LB_PORT": str(port),
         "BASE_IMAGE": BASE_IMAGE,
     }
-    base = [*_compose_cmd(), "--project-name", project, "--file", str(compose_file)]
-    lb_image = _expand(str((_services(ctx.yaml(path)).get("lb") or {}).get("image") or f"{project}_lb"), env)
+    # The images are the grader's, whatever the file names: the server image, and an lb image of this run's
+    # own (a learner's `image:` could otherwise name, overwrite and remove any image, or pull from anywhere).
+    lb_image = f"{ctx.name('lb')}:check"
+    override_dir = Path(tempfile.mkdtemp(prefix="ahl-grader-compose-"))
+    ctx.cleanups.append(partial(shutil.rmtree, override_dir, ignore_errors=True))
+    override: dict[str, object] = {"services": {SERVER: {"image": SERVER_IMAGE}, "lb": {"image": lb_image}}}
+    compose = ctx.yaml(path)
+    if isinstance(compose, dict) and "version" in compose:  # Compose v1 wants the same version in both files
+        override["version"] = compose["version"]
+    (override_dir / "grader.yml").write_text(json.dumps(override))
+    base = [
+        *_compose_cmd(),
+        "--project-name",
+        project,
+        "--file",
+        str(compose_file),
+        "--file",
+        str(override_dir / "grader.yml"),
+    ]
 
     def down() -> None:
         subprocess.run(
