@@ -1,6 +1,7 @@
 """What the running server holds: model versions, their batchers, and the ready/draining lifecycle."""
 
 import asyncio
+import gc
 import logging
 from collections.abc import Callable
 from typing import Annotated
@@ -80,6 +81,10 @@ class ServerState:
                     self.on_load_failure()
                 return
             self.metrics.model_ready.labels(name, version).set(1)
+        # What is alive now (modules, routes, models) lives as long as the process: frozen out of the collector,
+        # a full collection under load walks only what requests made, not ~95,000 objects more (issue 15).
+        gc.collect()
+        gc.freeze()
         log.info("all models ready")
 
     async def stop(self) -> None:
