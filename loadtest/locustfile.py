@@ -37,6 +37,10 @@ class Workload:
     think_time: float = 0.0  # seconds between requests per user; 0 = closed loop at full speed
     rate: float = 0.0  # requests/s per user (open loop, evenly spaced at a random phase); 0 = use think_time
     column: bool = False  # one value per row as [rows, 1], in and out (a Triton server: preflight.wants_columns)
+    # Requests per connection: `Connection: close` on every Nth, so the next opens a new connection. A Kubernetes
+    # Service balances connections, not requests: kept open, they stay on the pods that existed when they opened
+    # and pods the HPA adds get no load. 0 keeps each user's connection open.
+    reconnect_every: int = 0
 
     def infer_path(self) -> str:
         version = f"/versions/{self.version}" if self.version else ""
@@ -54,6 +58,7 @@ class ModelUser(FastHttpUser):
     default_model: str
     workload: Workload
     sends: payloads.InputSpec  # checked against the model's metadata before a run
+    sent = 0  # requests this user sent (reconnect_every counts them)
     next_arrival = 0.0  # open loop: scheduled start (monotonic s) of the latest request
     # Bounded: a hung server turns into a timeout failure, not a stuck run.
     connection_timeout = 5.0
@@ -99,10 +104,14 @@ class ModelUser(FastHttpUser):
 
     def _post(self, path: str, name: str, body: dict, check) -> None:
         w = self.workload
+        headers = {"Content-Type": "application/json"}
+        self.sent += 1
+        if w.reconnect_every and self.sent % w.reconnect_every == 0:
+            headers["Connection"] = "close"
         with self.client.post(
             path,
             data=orjson.dumps(body).decode(),
-            headers={"Content-Type": "application/json"},
+            headers=headers,
             name=name,
             catch_response=True,
             context={"model": w.model},

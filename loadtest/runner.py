@@ -54,6 +54,7 @@ class RunConfig:
     warmup: float = 0.0  # seconds of load before measuring: stats and timings are reset after it
     replicas_csv: Path | None = None
     load: list[tuple[float, float]] | None = None  # a t,rps profile: open loop along it (rate = its peak)
+    reconnect_every: int = 0  # requests per connection (0: keep-alive for the whole run)
     progress: bool = True
     meta: dict = field(default_factory=dict)
 
@@ -75,6 +76,7 @@ def _user_classes(cfg: RunConfig) -> list:
             v2_weight=cfg.v2_weight,
             v1_weight=cfg.v1_weight,
             think_time=cfg.think_time,
+            reconnect_every=cfg.reconnect_every,
             version=cfg.version,
             model=cfg.model or cls.default_model,
         )
@@ -186,6 +188,7 @@ def run(cfg: RunConfig) -> dict:
         "think_time_s": cfg.think_time,
         "rate_rps": cfg.rate,
         "load_profile": cfg.load,
+        "reconnect_every": cfg.reconnect_every,
         # Locust warns when its own CPU passes 90%: the generator, not the server, was then the limit.
         "load_generator_cpu_saturated": bool(runner.cpu_warning_emitted),
         **cfg.meta,

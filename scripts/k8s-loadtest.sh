@@ -31,7 +31,10 @@ trap '[[ -z $watch_pid ]] || kill "$watch_pid" 2>/dev/null || true' EXIT
 "$here/k8s-hpa-watch.sh" "$out/hpa.csv" $((3600 + tail_s)) "$interval" 2>"$out/hpa-watch.log" &
 watch_pid=$!
 echo "k8s-loadtest: open loop along $load ($users users at its peak) on $TARGET; HPA -> $out/hpa.csv"
-"$PYTHON" -m loadtest run --host "$TARGET" --profile digits --load "$load" --users "$users" --no-slo --out "$out"
+# A new connection every 10 requests (4 s a user): the Service balances connections, so the pods the HPA adds
+# get their share within seconds, as the what-if tool assumes (load spread evenly over ready pods).
+"$PYTHON" -m loadtest run --host "$TARGET" --profile digits --load "$load" --users "$users" --reconnect-every 10 \
+    --no-slo --out "$out"
 load_end=$(date +%s)
 tail_start=$SECONDS
 

@@ -270,7 +270,8 @@ def test_loadtest_records_the_scale_down_then_draws_the_chart(stubs: Stubs, tmp_
     assert [r.split(",")[1] for r in rows][-1] == "2" and "4" in [r.split(",")[1] for r in rows]
     # Drawn after the last row: the chart holds the scale-down (the watcher had stopped).
     assert (out / "replicas.png").stat().st_mtime >= (out / "hpa.csv").stat().st_mtime
-    assert "--load labs/05-autoscale/step-load.csv --users 96" in " ".join(stubs.calls("python -m loadtest run"))
+    run = " ".join(stubs.calls("python -m loadtest run"))
+    assert "--load labs/05-autoscale/step-load.csv --users 96 --reconnect-every 10" in run
 
 
 def test_loadtest_says_when_the_scale_down_never_comes(stubs: Stubs, tmp_path: Path) -> None:

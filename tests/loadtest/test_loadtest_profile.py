@@ -3,7 +3,10 @@ run (`replicas-chart`): lab 05 drives the cluster with the input the prediction 
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
+import threading
 import time
 
 import pytest
@@ -74,3 +77,50 @@ def test_replicas_chart_after_the_run(tmp_path, loadtest) -> None:
     assert (results / "replicas.png").read_bytes().startswith(b"\x89PNG")
     proc = loadtest("replicas-chart", str(tmp_path / "nowhere"), "--replicas", str(series))
     assert proc.returncode == 2 and proc.stderr.startswith("error: replicas-chart: ")
+
+
+class CountingProxy:
+    """A TCP forwarder on a free loopback port that counts the connections clients open through it."""
+
+    def __init__(self, target_port: int) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port, self.target_port, self.accepted = self.listener.getsockname()[1], target_port, 0
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            self.accepted += 1
+            upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            for src, dst in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(src, dst), daemon=True).start()
+
+    @staticmethod
+    def _pipe(src: socket.socket, dst: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := src.recv(65536):
+                dst.sendall(data)
+        for sock in (src, dst):  # one side closed: so does the other
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("reconnect_every", "connections"), [(0, range(2, 8)), (5, range(13, 30))])
+def test_users_reconnect_every_n_requests(model_server, tmp_path, loadtest, reconnect_every, connections) -> None:
+    # 2 users, 20 requests/s for 3 s: 60 requests. Kept alive: 2 connections (and the preflight's few).
+    proxy = CountingProxy(int(model_server.url.rsplit(":", 1)[1]))
+    try:
+        out = tmp_path / "run"
+        proc = loadtest("run", "--host", f"http://127.0.0.1:{proxy.port}", "--profile", "digits", "--users", "2",
+                        "--rate", "20", "--duration", "3", "--reconnect-every", str(reconnect_every), "--no-slo",
+                        "--out", str(out))  # fmt: skip
+        assert proc.returncode == 0, proc.stderr + proc.stdout
+        summary = json.loads((out / "summary.json").read_text())
+        assert summary["total"]["failures"] == 0 and summary["reconnect_every"] == reconnect_every
+        assert proxy.accepted in connections, (proxy.accepted, summary["total"]["requests"])
+    finally:
+        proxy.listener.close()
