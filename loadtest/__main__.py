@@ -86,6 +86,15 @@ def run(
             "--duration defaults to its last t"
         ),
     ] = None,
+    reconnect_every: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            max=1_000_000,
+            help="A user opens a new connection after this many requests, so a Kubernetes Service spreads the load "
+            "over pods added during the run (it balances connections); 0 keeps them open",
+        ),
+    ] = 0,
 ) -> None:
     """Run a bounded headless Locust load, write the results folder and gate on the SLO."""
     if trials % 2 == 0:
@@ -136,6 +145,7 @@ def run(
             warmup=warmup,
             replicas_csv=replicas,
             load=profile_load,
+            reconnect_every=reconnect_every,
             meta={"trial": trial},
         )
         try:
