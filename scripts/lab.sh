@@ -161,7 +161,7 @@ lab_05() {
     step "predict the replica timeline with the HPA what-if tool (regenerates labs/05-autoscale/prediction.json)"
     scripts/lab-predict.sh "$python" "$out/whatif"
     if have_kind; then
-        step "make k8s-loadtest: the step load through the NodePort on kind, the HPA recorded alongside"
+        step "make k8s-loadtest: the prediction's step-load.csv, open loop, through the NodePort; the HPA recorded until back at min"
         make --no-print-directory k8s-loadtest RESULTS="$out"
         step "predicted against observed replicas, in one plot"
         "$python" labs/05-autoscale/compare.py --observed "$out/k8s-loadtest/hpa.csv" --out "$out/compare.png"
