@@ -106,22 +106,24 @@ debootstrap_image() {
     step "imported $image ($(size_of "$image")) in $((SECONDS - t))s"
 }
 
-# One component image: the binary at /usr/local/bin, entrypoint as given. $1 tag, $2 binary, $3 base or "".
+# One component image: the binary at /usr/local/bin, its entrypoint. $1 tag, $2 binary, $3 base image or ""
+# (then the image holds the binary alone, imported from a tar).
 component_image() {
-    local tag=$1 name=$2 from=${3:-} ctx="$build_dir/ctx-$2"
+    local tag=$1 name=$2 from=${3:-} container
+    local changes=(--change "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+        --change "ENTRYPOINT [\"/usr/local/bin/$name\"]")
     if [[ -z ${FORCE:-} ]] && image_exists "$tag"; then
         return
     fi
-    rm -rf "$ctx" && mkdir -p "$ctx/usr/local/bin"
-    cp "$bin_dir/$name" "$ctx/usr/local/bin/$name"
-    {
-        echo "FROM ${from:-scratch}"
-        echo "COPY usr /usr"
-        echo "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-        echo "ENTRYPOINT [\"/usr/local/bin/$name\"]"
-    } >"$ctx/Dockerfile"
-    docker build --quiet --tag "$tag" "$ctx" >/dev/null
-    rm -rf "$ctx"
+    if [[ -z $from ]]; then
+        tar --numeric-owner --owner 0 --group 0 -C "$bin_dir" --transform "s#^#usr/local/bin/#" -c "$name" \
+            | docker import "${changes[@]}" - "$tag" >/dev/null
+    else
+        container=$(docker create "$from" /bin/true)
+        docker cp "$bin_dir/$name" "$container:/usr/local/bin/$name"
+        docker commit "${changes[@]}" "$container" "$tag" >/dev/null
+        docker rm "$container" >/dev/null
+    fi
     step "image $tag ($(size_of "$tag"))"
 }
 
