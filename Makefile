@@ -175,6 +175,11 @@ loadtest: ## Bounded load on a running server (LOAD_TARGET, LOAD_PROFILE, LOAD_S
 tradeoffs: models ## Optimization study (quantization, size, padding, batching, threads, graph opt): table + Pareto PNG in results/tradeoffs/ (QUICK=1: ~2 min CI subset)
 	$(PY) -m loadtest tradeoffs $(if $(QUICK),--quick) --model-repository $(MODELS_DIR) --out $(RESULTS)/tradeoffs
 
+SWEEP ?= batching
+.PHONY: sweep
+sweep: models ## Hyperparameter sweep SWEEP=batching|threads|graph: one serving knob varied, same open-loop load, 3 repeats -> results/sweep-SWEEP/
+	$(PY) -m loadtest tradeoffs --only $(SWEEP) --out $(RESULTS)/sweep-$(SWEEP)
+
 ACCURACY_MODEL ?= digits
 .PHONY: accuracy
 accuracy: models ## Quality through the serving path: held-out data sent to LOAD_TARGET, per version of ACCURACY_MODEL, with request time -> results/accuracy/

@@ -8,7 +8,7 @@ import math
 import pytest
 
 from loadtest.studies.server_metrics import between, parse
-from loadtest.studies.tradeoffs import COLUMNS, MATRIX, QUICK, RATES, dominated, usd_per_million
+from loadtest.studies.tradeoffs import COLUMNS, MATRIX, QUICK, RATES, SWEEP_ONLY, SWEEPS, dominated, usd_per_million
 
 
 def row(config, p95, quality, cost, metric="accuracy", spread=0.0):
@@ -147,6 +147,32 @@ def test_matrix_covers_the_study():
         ("minilm", "1"),
     }
     assert {c.profile for c in MATRIX} == set(RATES)
+
+
+def test_each_sweep_varies_one_serving_knob_and_stays_out_of_the_full_matrix():
+    by_id = {c.id: c for c in [*MATRIX, *SWEEP_ONLY]}
+    assert not {c.id for c in SWEEP_ONLY} & {c.id for c in MATRIX}  # `make tradeoffs` stays its length
+    for name, ids in SWEEPS.items():
+        configs = [by_id[i] for i in ids]
+        assert len({(c.model, c.version) for c in configs}) <= 2, name
+        varied = {flag for c in configs for flag in c.overrides}
+        assert len(varied) <= 2 and len({c.server_args().count("--models") for c in configs}) == 1, (name, varied)
+    batching = [by_id[i].server_args() for i in SWEEPS["batching"]]
+    knobs = {(a[a.index("--max-batch-size") + 1], a[a.index("--max-queue-delay-ms") + 1]) for a in batching}
+    assert {("1", "0"), ("4", "0"), ("8", "0"), ("32", "0"), ("32", "2"), ("32", "10")} == knobs
+
+
+@pytest.mark.slow
+def test_a_sweep_name_runs_its_configurations(tmp_path, loadtest):
+    out = tmp_path / "sweep"
+    proc = loadtest(
+        "tradeoffs", "--only", "threads", "--duration", "2", "--repeats", "1", "--out", str(out), timeout=300
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    with (out / "tradeoffs.csv").open() as fh:
+        assert [r["config"] for r in csv.DictReader(fh)] == SWEEPS["threads"]
+    wrong = loadtest("tradeoffs", "--only", "nope", "--out", str(tmp_path / "x"), timeout=60)
+    assert wrong.returncode != 0 and "sweeps: batching, threads, graph" in wrong.stdout + wrong.stderr
 
 
 @pytest.mark.slow
