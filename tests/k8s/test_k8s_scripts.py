@@ -57,6 +57,8 @@ def test_deploy_refuses_latest_or_untagged(image: str) -> None:
 # makes every `#!/usr/bin/env bash` script, stand-ins included, run under it.
 SHELLS = ["bash", *([os.environ["BASH32"]] if os.environ.get("BASH32") else [])]
 REAL_PYTHON = str(ROOT / ".venv" / "bin" / "python")
+OUTER_KNOBS = {"REQUIRE_KIND", "KIND_TESTS", "KEEP_CLUSTER", "IMAGE", "LOAD", "USERS", "DURATION", "TAIL_S",
+               "INTERVAL", "DIGITS_VERSION"}  # fmt: skip
 
 
 class Stubs:
@@ -69,6 +71,7 @@ class Stubs:
             "PATH": f"{self.bin}{os.pathsep}{os.environ['PATH']}",
             "STUB_LOG": str(self.log),
             "KIND": "kind",
+            "KIND_CLUSTER": "ai-hosting-labs",
             "KUBECTL": "kubectl",
             "PYTHON": str(self.bin / "python"),
             "RESULTS": str(self.results),
@@ -98,8 +101,8 @@ class Stubs:
         return [line for line in lines if line.startswith(prefix)]
 
     def run(self, *args: str, timeout: float = 60, **env: str) -> subprocess.CompletedProcess[str]:
-        # The caller's opt-ins (CI sets REQUIRE_KIND=1) are not the stand-ins' business.
-        outer = {k: v for k, v in os.environ.items() if k not in ("REQUIRE_KIND", "KIND_TESTS", "KEEP_CLUSTER")}
+        # The caller's opt-ins (CI sets REQUIRE_KIND=1) and knobs are not the stand-ins' business.
+        outer = {k: v for k, v in os.environ.items() if k not in OUTER_KNOBS}
         return subprocess.run(
             args, cwd=ROOT, capture_output=True, text=True, timeout=timeout, env={**outer, **self.env, **env}
         )
