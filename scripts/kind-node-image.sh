@@ -173,7 +173,8 @@ TOML
 # The node image: the base, our binaries, units and entrypoint, and every component image imported into
 # containerd's store (content only, unpacked on first use, as kind's own build does), then committed.
 build_node() {
-    local t=$SECONDS builder="ai-hosting-labs-node-build-$$" images pause files="$node_dir/files" image
+    local t=$SECONDS images pause files="$node_dir/files" image
+    builder="ai-hosting-labs-node-build-$$"  # global: the EXIT trap removes it
     images=$("$bin_dir/kubeadm" config images list --kubernetes-version "$KUBERNETES_VERSION")
     pause=$(grep '/pause:' <<<"$images")
     images="$images metrics-server/metrics-server:$METRICS_SERVER_VERSION"
@@ -208,12 +209,11 @@ build_node() {
         || die "containerd did not start in the build container"
     for image in $images; do
         docker save "$image" | docker exec --interactive "$builder" \
-            ctr --namespace k8s.io images import --no-unpack --digests --label io.cri-containerd.pinned=pinned - >/dev/null
+            ctr --namespace k8s.io images import --no-unpack --digests - >/dev/null
     done
     docker exec "$builder" bash -c 'pkill -x containerd; while pgrep -x containerd >/dev/null; do sleep 0.2; done; rm -rf /tmp/* /run/containerd'
     docker commit \
         --change 'ENV container=docker' \
-        --change 'STOPSIGNAL SIGRTMIN+3' \
         --change 'ENTRYPOINT ["/usr/local/bin/entrypoint", "/sbin/init"]' \
         --change 'CMD []' \
         --change "LABEL org.opencontainers.image.title=\"kind-node\" org.opencontainers.image.version=\"$KUBERNETES_VERSION\"" \
