@@ -27,7 +27,7 @@ def _trial(repeat: int, rps: float, p99: float) -> dict:
 
 def test_ratios_pair_each_repeat_with_ours_from_the_same_repeat():
     # Repeat 1 ran on a busier machine: every server slowed down, the ratio did not.
-    raws = [{"rows_per_s": 400.0}, {"rows_per_s": 200.0}, {"rows_per_s": 400.0}]
+    raws = [{"rows_per_s": r, "rows_per_cpu_s": 400.0} for r in (400.0, 200.0, 400.0)]
     trials = {
         "ours": [_trial(0, 300, 100), _trial(1, 150, 200), _trial(2, 280, 100)],
         "pytriton": [_trial(0, 250, 200), _trial(1, 125, 400), _trial(2, 280, 150)],
@@ -35,13 +35,14 @@ def test_ratios_pair_each_repeat_with_ours_from_the_same_repeat():
     result = summarize(raws, trials)
     assert result["servers"]["ours"]["rps"] == 280 and result["servers"]["pytriton"]["rps"] == 250
     assert result["servers"]["ours"]["over_raw"] == pytest.approx(0.75)  # median of 300/400, 150/200, 280/400
+    assert result["servers"]["ours"]["over_raw_per_cpu_s"] == pytest.approx(0.70)  # 300, 150, 280 per CPU-s / 400
     ratio = result["ratios"]["ours_vs_pytriton"]
     assert ratio["rps"] == pytest.approx(1.2)  # median of 1.2, 1.2, 1.0: not 280/250 from unpaired medians
     assert ratio["p99"] == pytest.approx(0.5) and ratio["repeats"] == 3
 
 
 def test_a_peer_that_failed_in_a_repeat_is_compared_on_the_repeats_it_ran():
-    raws = [{"rows_per_s": 400.0}, {"rows_per_s": 400.0}]
+    raws = [{"rows_per_s": 400.0, "rows_per_cpu_s": 400.0}] * 2
     trials = {"ours": [_trial(0, 300, 100), _trial(1, 200, 100)], "mlserver": [_trial(1, 100, 400)]}
     ratio = summarize(raws, trials)["ratios"]["ours_vs_mlserver"]
     assert ratio == {"rps": 2.0, "p99": 0.25, "rows_per_cpu_s": 2.0, "repeats": 1}
