@@ -145,7 +145,7 @@ def print_table(results: dict, out: Path) -> None:
                 f"{s['loadgen_cpu_share']:.2f}",
             )
     console = Console()
-    (console if console.is_terminal else Console(width=130)).print(table)
+    (console if console.is_terminal else Console(width=160)).print(table)  # a log gets the whole table
     print("ours/this: our median over this server's, each repeat side by side; CPU: cores used (1.00 = a whole core)")
     for name, error in results["errors"].items():
         print(f"{name}: not run: {error}")

@@ -100,3 +100,16 @@ def test_help():
         [sys.executable, "-m", "loadtest", "bench-peers", "--help"], capture_output=True, text=True, timeout=120
     )
     assert result.returncode == 0 and "--peers" in result.stdout and "pytriton" in result.stdout
+
+
+def test_mlserver_batching_is_configured_as_its_documentation_names_it(models_dir, tmp_path):
+    from loadtest.studies.peers.mlserver_serve import configuration
+    from loadtest.studies.peers.repository_model import arguments
+    from model_server.repository import scan
+
+    flags = ["--port", "8000", "--model-repository", str(models_dir), "--models", "digits", "--workdir", str(tmp_path)]
+    args = arguments("", flags)
+    settings, model_settings = configuration(args, scan(models_dir, ["digits"])["digits"]["1"])
+    assert (model_settings["max_batch_size"], model_settings["max_batch_time"]) == (32, 0.005)  # adaptive batching
+    assert settings["parallel_workers"] == 0 and settings["debug"] is False and settings["host"] == "127.0.0.1"
+    assert {o["name"]: o["shape"] for o in model_settings["outputs"]} == {"label": [-1, 1], "probabilities": [-1, 10]}

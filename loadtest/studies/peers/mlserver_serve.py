@@ -6,6 +6,7 @@ MLServer reads settings.json (server) and model-settings.json (model) from a fol
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import sys
@@ -13,14 +14,11 @@ from pathlib import Path
 
 from loadtest.studies.peers import free_port
 from loadtest.studies.peers.repository_model import arguments
-from model_server.repository import default_version, scan
+from model_server.repository import ModelCard, default_version, scan
 
 
-def main() -> None:
-    args = arguments(__doc__.splitlines()[0])
-    versions = scan(args.model_repository, [args.models])[args.models]
-    card = versions[default_version(versions)]
-    args.workdir.mkdir(parents=True, exist_ok=True)
+def configuration(args: argparse.Namespace, card: ModelCard) -> tuple[dict, dict]:
+    """settings.json and model-settings.json for serving `card` as the launcher's flags say."""
     settings = {
         "host": args.host,
         "http_port": args.port,
@@ -46,6 +44,14 @@ def main() -> None:
             "extra": {"repository": str(args.model_repository.resolve()), "threads": args.intra_op_threads},
         },
     }
+    return settings, model_settings
+
+
+def main() -> None:
+    args = arguments(__doc__.splitlines()[0])
+    versions = scan(args.model_repository, [args.models])[args.models]
+    settings, model_settings = configuration(args, versions[default_version(versions)])
+    args.workdir.mkdir(parents=True, exist_ok=True)
     (args.workdir / "settings.json").write_text(json.dumps(settings, indent=2))
     (args.workdir / "model-settings.json").write_text(json.dumps(model_settings, indent=2))
     mlserver = str(Path(sys.executable).with_name("mlserver"))

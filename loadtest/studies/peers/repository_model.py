@@ -16,7 +16,7 @@ def load(repository: Path, name: str, threads: int) -> OnnxModel:
     return model
 
 
-def arguments(description: str) -> argparse.Namespace:
+def arguments(description: str, argv: list[str] | None = None) -> argparse.Namespace:
     """The flags every launcher takes, as the model server does (loadtest.local_server passes the first three)."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--host", default="127.0.0.1")
@@ -27,4 +27,4 @@ def arguments(description: str) -> argparse.Namespace:
     parser.add_argument("--max-queue-delay-ms", type=float, default=5.0)
     parser.add_argument("--intra-op-threads", type=int, default=1)
     parser.add_argument("--workdir", type=Path, required=True, help="where the peer's configuration files go")
-    return parser.parse_args()
+    return parser.parse_args(argv)
