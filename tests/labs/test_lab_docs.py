@@ -21,12 +21,17 @@ LAB_DIRS = [
     "07-optimize",
 ]
 SECTIONS = ("goal", "steps", "checkpoint", "troubleshooting", "reflection")
-DOCS = [ROOT / "labs" / d / "README.md" for d in LAB_DIRS] + [ROOT / "labs" / "INSTRUCTORS.md"]
+LAB_DOCS = [ROOT / "labs" / d / "README.md" for d in LAB_DIRS] + [ROOT / "labs" / "INSTRUCTORS.md"]
+# Every README of the repository (the top one and each component's), besides the lessons.
+DOCS = LAB_DOCS + sorted(
+    p for p in ROOT.rglob("README.md") if not {".venv", "build", "results", "node_modules", ".git"} & set(p.parts)
+)
+LINK = re.compile(r"\[[^\]]*\]\(([^)\s#]+)(?:#[^)]*)?\)")
 # Inline code spans and fenced blocks: commands are only taken from there, never from prose.
 CODE = re.compile(r"```[a-z]*\n(.*?)```|`([^`\n]+)`", re.DOTALL)
 MAKE = re.compile(r"(?:^|[\s;&|(])make\s+((?:-\S+\s+)*)([a-z][a-z0-9-]*)(?=[\s`;)]|$)", re.MULTILINE)
 PYTHON_M = re.compile(r"python -m ([a-z_.]*[a-z_])(?:[ \t]+([a-z][a-z-]*))?")
-SCRIPT = re.compile(r"\bscripts/[\w.-]+\.(?:sh|py)\b")
+SCRIPT = re.compile(r"(?<![\w/])scripts/[\w.-]+\.(?:sh|py)\b")
 REPO_PATH = re.compile(r"(?<![\w/.-])((?:labs|k8s|loadtest|model_server|docker|grader)/[\w./-]*\w)")
 
 
@@ -51,7 +56,19 @@ def test_lab_readme_has_every_section_and_its_checkpoint(lab):
     assert re.search(r"^1\. ", steps, re.MULTILINE), f"{readme}: steps must be a numbered list"
 
 
-@pytest.mark.parametrize("doc", DOCS, ids=lambda p: p.parent.name if p.name == "README.md" else p.name)
+def _doc_id(p: Path) -> str:
+    return str(p.relative_to(ROOT))
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=_doc_id)
+def test_every_link_leads_to_a_file(doc):
+    """Markdown links are relative to the page; a moved section must not leave a dead one."""
+    links = [t for t in LINK.findall(doc.read_text()) if not re.match(r"^[a-z]+:", t)]
+    dead = sorted(t for t in links if not (doc.parent / t).exists())
+    assert not dead, f"{doc.relative_to(ROOT)} links to missing files: {dead}"
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=_doc_id)
 def test_every_make_target_script_and_path_named_exists(doc):
     text = code(doc)
     targets = {m[1] for m in MAKE.findall(text)}
@@ -59,14 +76,14 @@ def test_every_make_target_script_and_path_named_exists(doc):
     assert not missing, f"{doc.relative_to(ROOT)} names make targets the Makefile lacks: {missing}"
     scripts = set(SCRIPT.findall(doc.read_text()))
     assert all((ROOT / s).is_file() for s in scripts), sorted(s for s in scripts if not (ROOT / s).exists())
-    paths = {p for p in REPO_PATH.findall(text) if "results" not in p and "<" not in p}
+    paths = {p for p in REPO_PATH.findall(text) if "results" not in p and "<" not in p and "NN" not in p}
     absent = sorted(p for p in paths if not (ROOT / p.rstrip(".")).exists())
     assert not absent, f"{doc.relative_to(ROOT)} names paths that do not exist: {absent}"
 
 
 def python_commands() -> set[tuple[str, str | None]]:
     found: set[tuple[str, str | None]] = set()
-    for doc in [*DOCS, ROOT / "README.md"]:
+    for doc in DOCS:
         if doc.exists():
             found |= {(m, sub or None) for m, sub in PYTHON_M.findall(code(doc))}
     return found
@@ -82,7 +99,7 @@ def test_every_python_m_command_named_answers_help(module, sub):
 def test_every_load_run_a_lesson_gives_works_as_written():
     """A learner copies the command: the venv's python (a bare `python` is not the project's outside the venv)
     and a --host (the run has no default target)."""
-    for doc in DOCS:
+    for doc in LAB_DOCS:
         for line in code(doc).splitlines():
             for m in re.finditer(r"(\S*)python -m loadtest run\b([^`]*)", line):
                 assert m[1] == ".venv/bin/", f"{doc.relative_to(ROOT)}: `{m[0]}` lacks .venv/bin/"
