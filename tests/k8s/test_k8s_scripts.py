@@ -133,6 +133,7 @@ def pod(name: str, ready: bool = True, terminating: bool = False) -> dict:
     return {"metadata": meta, "status": {"phase": "Running", "conditions": conditions}}
 
 
+@pytest.mark.slow
 def test_chaos_never_picks_a_terminating_or_unready_pod(stubs: Stubs, tmp_path: Path) -> None:
     pods = {"items": [pod("a-terminating", terminating=True), pod("b-unready", ready=False), pod("c-ready")]}
     (tmp_path / "pods.json").write_text(json.dumps(pods))
@@ -154,6 +155,7 @@ def test_chaos_never_picks_a_terminating_or_unready_pod(stubs: Stubs, tmp_path: 
     assert "failed requests: 0" in proc.stdout
 
 
+@pytest.mark.slow
 def test_chaos_says_when_no_pod_can_be_picked(stubs: Stubs, tmp_path: Path) -> None:
     (tmp_path / "pods.json").write_text(json.dumps({"items": [pod("a", terminating=True)]}))
     stubs.tool("kubectl", f'case "$*" in *"get pods"*"-o json"*) cat {tmp_path / "pods.json"} ;; esac')
@@ -208,6 +210,7 @@ def kind_suite(stubs: Stubs, **env: str) -> subprocess.CompletedProcess[str]:
     )  # fmt: skip
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("stubs", ["bash"], indirect=True)
 def test_make_test_never_starts_a_cluster_even_with_kind_installed(stubs: Stubs) -> None:
     proc = kind_suite(stubs)
@@ -215,12 +218,14 @@ def test_make_test_never_starts_a_cluster_even_with_kind_installed(stubs: Stubs)
     assert not [c for c in stubs.calls("kind") if "create" in c]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("stubs", ["bash"], indirect=True)
 def test_the_kind_suite_deletes_the_cluster_it_created(stubs: Stubs) -> None:
     kind_suite(stubs, KIND_TESTS="1")
     assert [c.split()[1] for c in stubs.calls("kind") if " cluster " in c] == ["create", "delete"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("stubs", ["bash"], indirect=True)
 def test_the_kind_suite_keeps_a_cluster_when_told_or_when_it_was_there(stubs: Stubs) -> None:
     kind_suite(stubs, KIND_TESTS="1", KEEP_CLUSTER="1")
@@ -264,6 +269,7 @@ def loadtest_with_replicas(stubs: Stubs, tmp_path: Path, after_load: str, **env:
     return stubs.run("scripts/k8s-loadtest.sh", INTERVAL="1", timeout=60, **env)
 
 
+@pytest.mark.slow
 def test_loadtest_records_the_scale_down_then_draws_the_chart(stubs: Stubs, tmp_path: Path) -> None:
     proc = loadtest_with_replicas(stubs, tmp_path, after_load="2", TAIL_S="30")
     assert proc.returncode == 0, proc.stderr
@@ -277,6 +283,7 @@ def test_loadtest_records_the_scale_down_then_draws_the_chart(stubs: Stubs, tmp_
     assert "--load labs/05-autoscale/step-load.csv --users 96 --reconnect-every 10" in run
 
 
+@pytest.mark.slow
 def test_loadtest_says_when_the_scale_down_never_comes(stubs: Stubs, tmp_path: Path) -> None:
     proc = loadtest_with_replicas(stubs, tmp_path, after_load="4", TAIL_S="4")
     assert proc.returncode == 1
@@ -284,6 +291,7 @@ def test_loadtest_says_when_the_scale_down_never_comes(stubs: Stubs, tmp_path: P
     assert (stubs.results / "k8s-loadtest" / "replicas.png").is_file()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("pins", ["", "minilm=1, digits=1"])
 def test_rollout_runs_to_the_end(stubs: Stubs, tmp_path: Path, pins: str) -> None:
     # Under bash 3.2 (BASH32): no mapfile, and an empty array (no pins) is "unbound" under nounset.
