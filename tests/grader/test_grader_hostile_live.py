@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from grader import intake, requirements
+from grader import builds, intake, requirements
 from tests.grader.conftest import ROOT, copy_lab
 from tests.grader.test_grader_hostile_batch import BAD
 from tests.grader.test_grader_hostile_git import _bare, _git, _repo
@@ -33,6 +33,8 @@ def _images(docker_engine: None) -> None:
     for need in ("base-image", "wheelhouse", "models"):
         if requirements.missing(need):
             pytest.skip(f"{need}: {requirements.missing(need)} ({requirements.PROVIDES[need]})")
+    if engine := builds.bounded_here():
+        pytest.skip(f"bounded builds need cgroup v1 with the cgroupfs driver; this engine has {engine}")
 
 
 def _dockerfile(dest: Path, *builder_lines: str, root_user: bool = False) -> Path:
