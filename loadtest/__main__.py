@@ -6,7 +6,6 @@ Locust (and so gevent's monkey-patching) is imported only by the commands that g
 from __future__ import annotations
 
 import json
-import math
 import os
 import sys
 from pathlib import Path
@@ -15,8 +14,10 @@ from typing import Annotated, NoReturn
 import typer
 
 from loadtest import capacity as capacity_mod
+from loadtest import options
 
 app = typer.Typer(
+    cls=options.OneLineErrors,
     help="Load tests, SLO gates, capacity planning and the optimization trade-off study.",
     no_args_is_help=True,
     add_completion=False,
@@ -57,23 +58,23 @@ def run(
     host: Annotated[str, typer.Option(help="Target root URL, e.g. http://127.0.0.1:8000")],
     profile: Annotated[str, typer.Option(help="digits, minilm or mixed")] = "digits",
     users: Annotated[int, typer.Option(min=1, max=1000, help="Peak concurrent users")] = 4,
-    duration: Annotated[float, typer.Option(min=1, max=3600, help="Seconds of load (the run is bounded by it)")] = 30,
+    duration: Annotated[float, options.number("Seconds of load (the run is bounded by it)", 1, 3600)] = 30,
     shape: Annotated[str, typer.Option(help="constant, step, ramp, spike or soak")] = "constant",
-    out: Annotated[Path, typer.Option(help="Results folder")] = Path("results/loadtest"),
+    out: Annotated[Path, options.results_folder("Results folder")] = Path("results/loadtest"),
     model: Annotated[str | None, typer.Option(help="Model name (default: the profile's)")] = None,
     model_version: Annotated[str | None, typer.Option(help="Model version (default: the server's)")] = None,
     rows: Annotated[int, typer.Option(min=1, max=256, help="Rows (images or texts) per request")] = 1,
-    text_length: Annotated[str, typer.Option(help="minilm texts: short, medium, long, N or MIN-MAX words")] = "short",
-    v2_weight: Annotated[int, typer.Option(min=0, help="Weight of v2 infer requests")] = 3,
-    v1_weight: Annotated[int, typer.Option(min=0, help="Weight of v1 predict requests")] = 1,
-    think_time: Annotated[float, typer.Option(min=0, help="Seconds each user waits between requests")] = 0.0,
+    text_length: Annotated[str, options.text_length("minilm texts: short, medium, long, N or MIN-MAX words")] = "short",
+    v2_weight: Annotated[int, options.count("Weight of v2 infer requests", 0, 100)] = 3,
+    v1_weight: Annotated[int, options.count("Weight of v1 predict requests", 0, 100)] = 1,
+    think_time: Annotated[float, options.number("Seconds each user waits between requests", 0, 60)] = 0.0,
     rate: Annotated[
         float,
-        typer.Option(min=0, help="Open loop: requests/s in all at peak users, each user paced (0: closed loop)"),
+        options.number("Open loop: requests/s in all at peak users, each user paced (0: closed loop)", 0, 100_000),
     ] = 0.0,
-    warmup: Annotated[float, typer.Option(min=0, max=300, help="Seconds of load before measuring (discarded)")] = 0.0,
-    replicas: Annotated[Path | None, typer.Option(help="CSV time,replicas to chart replicas over time")] = None,
-    slo: Annotated[Path | None, typer.Option(help="SLO file (default: the packaged slo.yaml)")] = None,
+    warmup: Annotated[float, options.number("Seconds of load before measuring (discarded)", 0, 300)] = 0.0,
+    replicas: Annotated[Path | None, options.replica_series("CSV time,replicas to chart replicas over time")] = None,
+    slo: Annotated[Path | None, options.input_file("SLO file (default: the packaged slo.yaml)")] = None,
     no_slo: Annotated[bool, typer.Option("--no-slo", help="Do not gate on an SLO")] = False,
     trials: Annotated[
         int, typer.Option(min=1, max=9, help="Repeat the run N times (N odd); judge the median trial of each metric")
@@ -196,10 +197,14 @@ def replicas_chart(
 
 @app.command()
 def capacity(
-    per_replica_rps: Annotated[float, typer.Option(help="Throughput one replica sustains within the SLO")],
-    target_rps: Annotated[float, typer.Option(help="Load to serve (> 0)")],
-    headroom: Annotated[float, typer.Option(help="Share of each replica's SLO capacity kept free, 0..1")] = 0.3,
-    cpu_at_slo: Annotated[float, typer.Option(help="CPU use (% of request) of a replica at per-replica-rps")] = 100.0,
+    per_replica_rps: Annotated[float, options.number("Throughput one replica sustains within the SLO", 0.001, 1e6)],
+    target_rps: Annotated[float, options.number("Load to serve (> 0)", 0.001, 1e7)],
+    headroom: Annotated[
+        float, options.number("Share of each replica's SLO capacity kept free, 0..0.95", 0, 0.95)
+    ] = 0.3,
+    cpu_at_slo: Annotated[
+        float, options.number("CPU use (% of request) of a replica at per-replica-rps", 1, 1000)
+    ] = 100.0,
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
 ) -> None:
     """Replicas for a target load, and the HPA CPU target that settles on them (checked with the HPA what-if)."""
@@ -230,19 +235,19 @@ def capacity(
 @app.command()
 def hpa(
     hpa_file: Annotated[
-        Path, typer.Option("--hpa", help="YAML with one autoscaling/v2 HorizontalPodAutoscaler (alone or rendered)")
+        Path, options.input_file("YAML with one autoscaling/v2 HorizontalPodAutoscaler (alone or rendered)", "--hpa")
     ],
     capacity_rps: Annotated[
-        float, typer.Option(help="Requests per second one replica serves at 100% of its CPU request")
+        float, options.number("Requests per second one replica serves at 100% of its CPU request", 0.001, 1e6)
     ],
     load: Annotated[
-        Path, typer.Option(help="CSV with columns t,rps: seconds, requests per second (piecewise constant)")
+        Path, options.input_file("CSV with columns t,rps: seconds (a day at most), requests per second (piecewise)")
     ],
-    start_replicas: Annotated[int | None, typer.Option(help="Replicas at t=0  [default: minReplicas]")] = None,
-    pod_ready_s: Annotated[float, typer.Option(help="Seconds from a pod's creation to ready")] = 20.0,
-    sync_s: Annotated[float, typer.Option(help="Controller sync period in seconds")] = 15.0,
+    start_replicas: Annotated[int | None, options.count("Replicas at t=0  [default: minReplicas]", 1, 10_000)] = None,
+    pod_ready_s: Annotated[float, options.number("Seconds from a pod's creation to ready", 0, 3600)] = 20.0,
+    sync_s: Annotated[float, options.number("Controller sync period in seconds", 1, 600)] = 15.0,
     json_out: Annotated[bool, typer.Option("--json", help='Print {"syncs": [...]} instead of the table')] = False,
-    out: Annotated[Path | None, typer.Option(help="Folder for hpa-whatif.csv, .json and .png")] = None,
+    out: Annotated[Path | None, options.results_folder("Folder for hpa-whatif.csv, .json and .png")] = None,
 ) -> None:
     """HPA what-if: the replica timeline the Kubernetes HPA controller would produce for a load profile."""
     from loadtest import hpa as hpa_mod
@@ -251,12 +256,6 @@ def hpa(
     try:
         autoscaler = hpa_mod.load_hpa(hpa_file)
         profile = hpa_mod.read_load(load)
-        if not (math.isfinite(capacity_rps) and capacity_rps > 0):
-            raise hpa_mod.HpaError(f"--capacity-rps must be a finite number > 0, got {capacity_rps}")
-        if not (math.isfinite(sync_s) and sync_s > 0) or not (math.isfinite(pod_ready_s) and pod_ready_s >= 0):
-            raise hpa_mod.HpaError("--sync-s must be > 0 and --pod-ready-s >= 0 (finite seconds)")
-        if start_replicas is not None and start_replicas < 1:
-            raise hpa_mod.HpaError(f"--start-replicas must be >= 1, got {start_replicas}")
         syncs = hpa_mod.simulate(autoscaler, profile, capacity_rps, start_replicas, pod_ready_s, sync_s)
     except hpa_mod.HpaError as exc:
         _fail(str(exc))
@@ -278,9 +277,9 @@ def hpa(
 @app.command()
 def demo(
     model_repository: Annotated[Path, typer.Option(help="Model repository built by `make models`")] = Path("models"),
-    out: Annotated[Path, typer.Option(help="Results folder")] = Path("results/demo"),
+    out: Annotated[Path, options.results_folder("Results folder")] = Path("results/demo"),
     users: Annotated[int, typer.Option(min=2, max=64, help="Concurrent users, split between digits and minilm")] = 6,
-    duration: Annotated[float, typer.Option(min=5, max=120, help="Seconds of load")] = 20,
+    duration: Annotated[float, options.number("Seconds of load", 5, 120)] = 20,
 ) -> None:
     """Start a local model server, load digits and minilm, print a table, stop the server."""
     _patch_first()
@@ -292,9 +291,9 @@ def demo(
 @app.command()
 def tradeoffs(
     model_repository: Annotated[Path, typer.Option(help="Model repository built by `make models`")] = Path("models"),
-    out: Annotated[Path, typer.Option(help="Results folder")] = Path("results/tradeoffs"),
+    out: Annotated[Path, options.results_folder("Results folder")] = Path("results/tradeoffs"),
     quick: Annotated[bool, typer.Option("--quick", help="A ~2 minute subset for CI")] = False,
-    duration: Annotated[float | None, typer.Option(min=2, max=300, help="Seconds of load per configuration")] = None,
+    duration: Annotated[float | None, options.number("Seconds of load per configuration", 2, 300)] = None,
     only: Annotated[str | None, typer.Option(help="Comma-separated configuration ids to run")] = None,
     repeats: Annotated[
         int,
@@ -302,12 +301,12 @@ def tradeoffs(
             min=1, max=9, help="Interleaved repeats: the table shows medians, cpu_spread their disagreement on CPU"
         ),
     ] = 3,
-    usd_per_vcpu_hour: Annotated[float, typer.Option(help="Price of one vCPU for one hour, in dollars")] = 0.04,
-    target_rps: Annotated[float, typer.Option(help="Load the cost estimate is for")] = 1000.0,
-    headroom: Annotated[float, typer.Option(help="Capacity headroom for the cost estimate")] = 0.3,
-    slo: Annotated[Path | None, typer.Option(help="SLO file (default: the packaged slo.yaml)")] = None,
+    usd_per_vcpu_hour: Annotated[float, options.number("Price of one vCPU for one hour, in dollars", 0, 1000)] = 0.04,
+    target_rps: Annotated[float, options.number("Load the cost estimate is for", 0.001, 1e7)] = 1000.0,
+    headroom: Annotated[float, options.number("Capacity headroom for the cost estimate, 0..0.95", 0, 0.95)] = 0.3,
+    slo: Annotated[Path | None, options.input_file("SLO file (default: the packaged slo.yaml)")] = None,
     noise_margin: Annotated[
-        float, typer.Option(help="Relative cost difference treated as a tie when marking dominated ones")
+        float, options.number("Relative cost difference treated as a tie when marking dominated ones", 0, 1)
     ] = 0.1,
 ) -> None:
     """Measure the optimization matrix at a fixed arrival rate; write table (CSV, Markdown) and Pareto chart."""
@@ -338,7 +337,7 @@ def tradeoffs(
 
 @app.command("size-study")
 def size_study(
-    out: Annotated[Path, typer.Option(help="Results folder")] = Path("results/size-study"),
+    out: Annotated[Path, options.results_folder("Results folder")] = Path("results/size-study"),
     quick: Annotated[bool, typer.Option("--quick", help="Widths 32 and 128 only: seconds, for CI")] = False,
 ) -> None:
     """Model size (hidden width) and magnitude pruning: accuracy, file and gzip size, batch-1 latency."""
@@ -356,7 +355,7 @@ def accuracy(
     model_repository: Annotated[Path, typer.Option(help="Where the model cards are (their claimed quality)")] = Path(
         "models"
     ),
-    out: Annotated[Path, typer.Option(help="JSON results file")] = Path("results/accuracy/accuracy.json"),
+    out: Annotated[Path, options.results_file("JSON results file")] = Path("results/accuracy/accuracy.json"),
 ) -> None:
     """Quality measured through the serving path, per version, next to the card's figure and the request time."""
     from rich.console import Console
@@ -389,11 +388,11 @@ def accuracy(
 @app.command("bench-server")
 def bench_server(
     model_repository: Annotated[Path, typer.Option(help="Model repository built by `make models`")] = Path("models"),
-    out: Annotated[Path, typer.Option(help="JSON results file")] = Path("results/bench/server.json"),
+    out: Annotated[Path, options.results_file("JSON results file")] = Path("results/bench/server.json"),
     models: Annotated[str, typer.Option(help="Comma-separated model names")] = "minilm,digits",
     users: Annotated[int, typer.Option(min=1, max=256, help="Concurrent closed-loop clients")] = 32,
-    duration: Annotated[float, typer.Option(min=1, max=300, help="Seconds of measured load per server run")] = 15,
-    warmup: Annotated[float, typer.Option(min=0, max=60, help="Seconds of load before measuring")] = 3,
+    duration: Annotated[float, options.number("Seconds of measured load per server run", 1, 300)] = 15,
+    warmup: Annotated[float, options.number("Seconds of load before measuring", 0, 60)] = 3,
     batch: Annotated[int, typer.Option(min=1, max=4096, help="Max batch size, and the raw loop's batch")] = 32,
     repeats: Annotated[int, typer.Option(min=1, max=9, help="Interleaved repeats; the table shows medians")] = 1,
 ) -> None:
@@ -411,13 +410,13 @@ def bench_server(
 @app.command("bench-peers")
 def bench_peers(
     model_repository: Annotated[Path, typer.Option(help="Model repository built by `make models`")] = Path("models"),
-    out: Annotated[Path, typer.Option(help="JSON results file")] = Path("results/bench/peers.json"),
+    out: Annotated[Path, options.results_file("JSON results file")] = Path("results/bench/peers.json"),
     models: Annotated[str, typer.Option(help="Comma-separated model names")] = "minilm,digits",
     peers: Annotated[str, typer.Option(help="Comma-separated peers: mlserver, pytriton")] = "mlserver,pytriton",
     venvs: Annotated[Path, typer.Option(help="Where the peers' virtualenvs are installed")] = Path(".venv-peers"),
     users: Annotated[int, typer.Option(min=1, max=256, help="Concurrent closed-loop clients")] = 32,
-    duration: Annotated[float, typer.Option(min=1, max=300, help="Seconds of measured load per server run")] = 20,
-    warmup: Annotated[float, typer.Option(min=0, max=60, help="Seconds of load before measuring")] = 3,
+    duration: Annotated[float, options.number("Seconds of measured load per server run", 1, 300)] = 20,
+    warmup: Annotated[float, options.number("Seconds of load before measuring", 0, 60)] = 3,
     batch: Annotated[int, typer.Option(min=1, max=4096, help="Max batch size, and the raw loop's batch")] = 32,
     repeats: Annotated[int, typer.Option(min=1, max=9, help="Interleaved repeats; the table shows medians")] = 3,
 ) -> None:

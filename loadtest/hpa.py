@@ -209,11 +209,15 @@ def _quantity(value: float | str, where: str) -> float:
 
 def load_hpa(path: Path) -> Autoscaler:
     try:
-        documents = list(yaml.safe_load_all(path.read_text()))
+        documents = list(yaml.safe_load_all(path.read_text(encoding="utf-8")))
     except OSError as exc:
         raise HpaError(f"cannot read {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise HpaError(f"{path} is not UTF-8 text: is it the HorizontalPodAutoscaler YAML?") from None
     except yaml.YAMLError as exc:
         raise HpaError(f"{path} is not valid YAML: {str(exc).splitlines()[0]}") from None
+    except RecursionError:
+        raise HpaError(f"{path} is nested too deep to be a HorizontalPodAutoscaler") from None
     return parse_hpa(documents)
 
 
@@ -462,16 +466,23 @@ class _Cohort:
     count: int
 
 
+# A load profile covers a day at most (the simulation takes one step per sync period, the run one per second).
+MAX_LOAD_S = 86_400
+MAX_RPS = 1_000_000
+
+
 def read_load(path: Path) -> list[tuple[float, float]]:
-    """A `t,rps` CSV: seconds from the start (first row 0, increasing) and requests per second (>= 0)."""
+    """A `t,rps` CSV: seconds from the start (first row 0, increasing, at most a day) and requests per second."""
     try:
-        with path.open(newline="") as fh:
+        with path.open(newline="", encoding="utf-8") as fh:
             reader = csv.DictReader(fh)
             if not reader.fieldnames or not {"t", "rps"} <= {f.strip() for f in reader.fieldnames}:
                 raise HpaError(f"{path}: the header must name the columns t,rps (got {reader.fieldnames})")
             rows = [{(k or "").strip(): v for k, v in row.items()} for row in reader]
     except OSError as exc:
         raise HpaError(f"cannot read {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise HpaError(f"{path} is not UTF-8 text: is it the t,rps CSV?") from None
     load: list[tuple[float, float]] = []
     for line, row in enumerate(rows, start=2):
         try:
@@ -480,6 +491,8 @@ def read_load(path: Path) -> list[tuple[float, float]]:
             raise HpaError(f"{path}:{line}: t and rps must be numbers, got {row['t']!r}, {row['rps']!r}") from None
         if not (math.isfinite(t) and math.isfinite(rps)) or rps < 0:
             raise HpaError(f"{path}:{line}: t and rps must be finite and rps >= 0")
+        if t > MAX_LOAD_S or rps > MAX_RPS:
+            raise HpaError(f"{path}:{line}: t must be at most {MAX_LOAD_S} s (a day) and rps at most {MAX_RPS:g}")
         if (not load and t != 0) or (load and t <= load[-1][0]):
             raise HpaError(f"{path}:{line}: t must start at 0 and increase (got {t:g})")
         load.append((t, rps))

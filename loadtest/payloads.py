@@ -35,6 +35,9 @@ _SENTENCES = (
 )
 
 
+MAX_WORDS = 1000
+
+
 @dataclass(frozen=True)
 class TextLength:
     """Number of words per text, drawn uniformly in [min_words, max_words]."""
@@ -54,6 +57,8 @@ class TextLength:
         high = int(match.group(2) or low)
         if not 1 <= low <= high:
             raise ValueError(f"text length {spec!r}: need 1 <= MIN <= MAX")
+        if high > MAX_WORDS:  # each text is built in memory, and the server reads only the first 128 tokens anyway
+            raise ValueError(f"text length {spec!r}: at most {MAX_WORDS} words")
         return cls(low, high)
 
 

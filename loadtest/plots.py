@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import math
 from pathlib import Path
 
 import matplotlib
@@ -36,9 +37,21 @@ def per_second(records: list[Record], t0: float) -> list[dict]:
 
 
 def read_series(path: Path, t0: float) -> list[tuple[float, float]]:
-    """A 'time,replicas' CSV; time is epoch seconds or seconds since the start of the run."""
-    with path.open(newline="") as fh:
-        rows = [(float(r["time"]), float(r["replicas"])) for r in csv.DictReader(fh)]
+    """A 'time,replicas' CSV; time is epoch seconds or seconds since the start of the run. Raises ValueError
+    (one line) for a file that is not one: other columns, a value that is not a finite number >= 0."""
+    with path.open(newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        if not {"time", "replicas"} <= set(reader.fieldnames or ()):
+            raise ValueError(f"{path}: the header must name the columns time,replicas (got {reader.fieldnames})")
+        rows = []
+        for line, row in enumerate(reader, start=2):
+            try:
+                t, replicas = float(row["time"]), float(row["replicas"])
+            except (TypeError, ValueError):
+                raise ValueError(f"{path}:{line}: time and replicas must be numbers") from None
+            if not (math.isfinite(t) and math.isfinite(replicas) and t >= 0 and replicas >= 0):
+                raise ValueError(f"{path}:{line}: time and replicas must be finite numbers >= 0")
+            rows.append((t, replicas))
     return [(t - t0 if t > 1e9 else t, v) for t, v in rows]
 
 

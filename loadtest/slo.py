@@ -28,7 +28,7 @@ Percentile = Literal["p50", "p90", "p95", "p99", "max"]
 class Slo(BaseModel):
     """The SLO file. Strict: unknown keys, limits <= 0 and strings where numbers belong are errors."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
     latency_ms: dict[Percentile, PositiveFloat] = Field(default_factory=dict)
     max_error_rate: Annotated[float, Field(ge=0, le=1)] | None = None
@@ -56,6 +56,10 @@ class Slo(BaseModel):
             return cls.from_dict(yaml.safe_load(text))
         except yaml.YAMLError as exc:
             raise ValueError(f"{name}: not valid YAML ({' '.join(str(exc).split())})") from None
+        except RecursionError:
+            raise ValueError(f"{name}: nested too deep to be an SLO file") from None
+        except UnicodeDecodeError:
+            raise ValueError(f"{name}: not UTF-8 text") from None
         except (OSError, ValueError) as exc:
             raise ValueError(f"{name}: {exc}") from None
 

@@ -170,21 +170,21 @@ def test_capacity_cli():
     assert p["replicas"] == 12 and p["hpa_target_utilization"] == 70
     result = runner.invoke(app, ["capacity", "--per-replica-rps", "120", "--target-rps", "1000", "--headroom", "1.5"])
     assert result.exit_code == 2
-    assert result.stderr.strip() == "error: --headroom must be in [0, 1), e.g. 0.3 for 30%"
+    assert result.stderr.strip() == "error: Invalid value for '--headroom': 1.5 is not between 0 and 0.95"
 
 
 @pytest.mark.parametrize(
     ("flags", "message"),
     [
-        (["--target-rps", "0"], "error: --target-rps must be > 0"),
-        (["--per-replica-rps", "nan"], "error: --per-replica-rps must be a finite number, got nan"),
-        (["--target-rps", "inf"], "error: --target-rps must be a finite number, got inf"),
-        (["--target-rps", "1e309"], "error: --target-rps must be a finite number, got inf"),  # overflows a float
-        (["--headroom", "nan"], "error: --headroom must be a finite number, got nan"),
-        (["--cpu-at-slo", "-inf"], "error: --cpu-at-slo must be a finite number, got -inf"),
+        (["--target-rps", "0"], "error: Invalid value for '--target-rps': 0 is not between 0.001 and 1e+07"),
+        (["--per-replica-rps", "nan"], "error: Invalid value for '--per-replica-rps': nan is not a finite number"),
+        (["--target-rps", "inf"], "error: Invalid value for '--target-rps': inf is not a finite number"),
+        (["--target-rps", "1e309"], "error: Invalid value for '--target-rps': 1e309 is not a finite number"),
+        (["--headroom", "nan"], "error: Invalid value for '--headroom': nan is not a finite number"),
+        (["--cpu-at-slo", "-inf"], "error: Invalid value for '--cpu-at-slo': -inf is not a finite number"),
         (
-            ["--per-replica-rps", "1e-300", "--target-rps", "1e300"],
-            "error: --target-rps 1e+300 over --per-replica-rps 1e-300 needs more than 2147483647 replicas "
+            ["--per-replica-rps", "0.001", "--target-rps", "1e7", "--headroom", "0.95"],
+            "error: --target-rps 1e+07 over --per-replica-rps 0.001 needs more than 2147483647 replicas "
             "(the HPA's limit)",
         ),
     ],

@@ -71,9 +71,12 @@ def test_start_replicas_and_pod_ready_change_the_timeline(step_load):
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        (["--capacity-rps", "nan"], "error: --capacity-rps must be a finite number > 0, got nan"),
-        (["--capacity-rps", "0"], "error: --capacity-rps must be a finite number > 0, got 0.0"),
-        (["--start-replicas", "0"], "error: --start-replicas must be >= 1, got 0"),
+        (["--capacity-rps", "nan"], "error: Invalid value for '--capacity-rps': nan is not a finite number"),
+        (["--capacity-rps", "0"], "error: Invalid value for '--capacity-rps': 0 is not between 0.001 and 1e+06"),
+        (
+            ["--start-replicas", "0"],
+            "error: Invalid value for '--start-replicas': Input should be greater than or equal to 1",
+        ),
     ],
 )
 def test_bad_flags_give_one_line(step_load, extra, message):
