@@ -8,10 +8,12 @@ import sys
 
 from grader.catalog import register
 from grader.context import Context, Fail, Verdict, cap, run_tool
+from loadtest import hpa_verify
 
 HPA = "k8s/base/hpa.yaml"
 PREDICTION = "labs/05-autoscale/prediction.json"
 STEP_LOAD = "labs/05-autoscale/step-load.csv"
+OBSERVED = "labs/05-autoscale/observed.csv"
 
 
 def _hpa(ctx: Context, path: str) -> dict:
@@ -117,3 +119,26 @@ def prediction(
             f"your HPA never scales down after the load drops (ends at {rerun[-1][1]}); check behavior.scaleDown"
         )
     return Verdict(problems, info=f"{len(rerun)} syncs, peak {peak} replicas, ends at {rerun[-1][1]}")
+
+
+@register("hpa.observed")
+def observed(
+    ctx: Context, path: str = OBSERVED, prediction_path: str = PREDICTION, hpa: str = HPA, load: str = STEP_LOAD
+) -> Verdict:
+    """Predict, then verify: the run the learner recorded on kind (`make k8s-loadtest`'s hpa.csv, copied to `path`)
+    against their prediction, within loadtest.hpa_verify's tolerances; the scale-down window is their HPA's."""
+    predicted = _timeline(ctx.json(prediction_path), prediction_path)
+    try:
+        seen = hpa_verify.observed_points(ctx.text(path), path)
+        drop = hpa_verify.load_drop_s((ctx.reference / load).read_text())
+    except ValueError as exc:
+        raise Fail(str(exc)) from None
+    scale_down = ((_hpa(ctx, hpa).get("spec") or {}).get("behavior") or {}).get("scaleDown") or {}
+    window = float(scale_down.get("stabilizationWindowSeconds", 300))  # the controller's default
+    verdict = hpa_verify.verify(predicted, seen, drop, window)
+    shape = verdict.observed
+    return Verdict(
+        verdict.problems,
+        info=f"observed peak {shape.peak} at {shape.peak_t:.0f} s (predicted {verdict.predicted.peak} at "
+        f"{verdict.predicted.peak_t:.0f} s), first scale-down {shape.down_t} s",
+    )

@@ -16,26 +16,19 @@ import sys
 from pathlib import Path
 
 import matplotlib
+import yaml
+
+from loadtest import hpa_verify
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 
-def predicted(path: Path) -> list[tuple[float, int]]:
-    syncs = json.loads(path.read_text())["syncs"]
-    return [(float(s["t"]), int(s["replicas"])) for s in syncs]
-
-
-def observed(path: Path) -> tuple[list[tuple[float, int]], list[tuple[float, int]]]:
-    """(replicas over time, ready pods over time), seconds since the first row."""
+def ready_points(path: Path) -> list[tuple[float, int]]:
+    """Ready pods over time, seconds since the first row (the replicas come from loadtest.hpa_verify)."""
     with path.open() as f:
-        rows = [r for r in csv.DictReader(f) if r.get("replicas")]
-    if not rows:
-        raise ValueError(f"{path} has no rows with a replica count")
-    t0 = float(rows[0]["time"])
-    replicas = [(float(r["time"]) - t0, int(r["replicas"])) for r in rows]
-    ready = [(float(r["time"]) - t0, int(r["ready"])) for r in rows if r.get("ready")]
-    return replicas, ready
+        rows = [r for r in csv.DictReader(f) if r.get("replicas") and r.get("ready")]
+    return [(float(r["time"]) - float(rows[0]["time"]), int(r["ready"])) for r in rows] if rows else []
 
 
 def summary(name: str, series: list[tuple[float, int]]) -> str:
@@ -51,13 +44,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--prediction", type=Path, default=Path("labs/05-autoscale/prediction.json"))
     parser.add_argument("--observed", type=Path, default=Path("results/k8s-loadtest/hpa.csv"))
     parser.add_argument("--out", type=Path, default=Path("results/labs/05/compare.png"))
+    parser.add_argument("--hpa", type=Path, default=Path("k8s/base/hpa.yaml"), help="its scale-down window")
+    parser.add_argument("--load", type=Path, default=Path("labs/05-autoscale/step-load.csv"), help="when load drops")
     args = parser.parse_args(argv)
     try:
-        plan = predicted(args.prediction)
-        seen, ready = observed(args.observed)
-    except (OSError, KeyError, ValueError) as exc:
+        plan = hpa_verify.predicted_points(json.loads(args.prediction.read_text()))
+        seen = hpa_verify.observed_points(args.observed.read_text(), str(args.observed))
+        ready = ready_points(args.observed)
+        drop = hpa_verify.load_drop_s(args.load.read_text())
+        behavior = (yaml.safe_load(args.hpa.read_text()).get("spec") or {}).get("behavior") or {}
+    except (OSError, KeyError, ValueError, AttributeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    window = float((behavior.get("scaleDown") or {}).get("stabilizationWindowSeconds", 300))
     fig, ax = plt.subplots(figsize=(9, 4))
     ax.step(*zip(*plan, strict=True), where="post", label="predicted replicas (what-if)", color="tab:green")
     ax.step(*zip(*seen, strict=True), where="post", label="observed replicas (kind)", color="tab:orange")
@@ -71,6 +70,15 @@ def main(argv: list[str] | None = None) -> int:
     fig.savefig(args.out, dpi=100, bbox_inches="tight")
     print(summary("predicted", plan))
     print(summary("observed ", seen))
+    verdict = hpa_verify.verify(plan, seen, drop, window)
+    print(verdict.table())
+    for problem in verdict.problems:
+        print(f"differs: {problem}")
+    if not verdict.problems:
+        print(
+            "the cluster did what the tool predicted, within the tolerances (peak +-1 replica, time +-2 syncs, "
+            "scale-down not before the stabilization window)"
+        )
     print(f"wrote {args.out}")
     return 0
 

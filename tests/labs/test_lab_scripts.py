@@ -68,6 +68,11 @@ def test_compare_plots_prediction_against_an_observed_watch(tmp_path, capsys):
     assert out.read_bytes().startswith(b"\x89PNG")
     printed = capsys.readouterr().out
     assert "observed : 2 -> peak 6 replicas at 85 s, back to 2 at 315 s" in printed
+    assert "the cluster did what the tool predicted" in printed and "differs:" not in printed
+    early = [2] * 14 + [4] * 3 + [6] * 36 + [3] * 10 + [2] * 10  # scales down at 265 s: inside the 60 s window
+    observed.write_text("\n".join(rows[:1] + [f"{1795550000 + 5 * i},{r},{r},{r},{r},50" for i, r in enumerate(early)]))
+    assert compare.main(["--prediction", str(prediction), "--observed", str(observed), "--out", str(out)]) == 0
+    assert "differs: scaled down at 265 s, before the 60 s stabilization window" in capsys.readouterr().out
     empty = tmp_path / "empty.csv"
     empty.write_text(rows[0] + "\n")
     assert compare.main(["--observed", str(empty), "--prediction", str(prediction), "--out", str(out)]) == 1
