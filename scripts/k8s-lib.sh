@@ -4,12 +4,19 @@
 # cluster's names, kubectl bound to the kind context and the lab namespace.
 # Callers set: errexit, nounset, pipefail.
 
-# kind: KIND, else the one `make kind-node-image` builds into the project's .bin/, else the one on PATH.
+# kind and kubectl as the Makefile picks them: KIND / KUBECTL, else those `make kind-node-image` builds into the
+# project's .bin/ (kubectl at the cluster's version), else (kubectl) the venv's, else PATH's.
+lib_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 if [[ -z ${KIND:-} ]]; then
-    KIND=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/.bin/kind
-    [[ -x $KIND ]] || KIND=kind
+    KIND=kind
+    [[ ! -x $lib_root/.bin/kind ]] || KIND=$lib_root/.bin/kind
 fi
-KUBECTL=${KUBECTL:-kubectl}
+if [[ -z ${KUBECTL:-} ]]; then
+    KUBECTL=kubectl
+    for candidate in "$lib_root/.venv/bin/kubectl" "$lib_root/.bin/kubectl"; do
+        [[ ! -x $candidate ]] || KUBECTL=$candidate
+    done
+fi
 PYTHON=${PYTHON:-.venv/bin/python}
 KIND_CLUSTER=${KIND_CLUSTER:-ai-hosting-labs}
 NAMESPACE=ai-hosting-labs

@@ -22,11 +22,9 @@ TARGET = "http://127.0.0.1:30080"
 
 
 def sh(*args: str, timeout: float = 900, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """Run from the repository root with the kind scripts' environment; output is kept for the assertion message."""
-    kubectl = ROOT / ".venv" / "bin" / "kubectl"
+    """Run from the repository root with the kind scripts' environment (scripts/k8s-lib.sh picks kind and kubectl
+    as the Makefile does); output is kept for the assertion message."""
     base = {"PYTHON": str(ROOT / ".venv" / "bin" / "python"), "RESULTS": str(ROOT / "results" / "kind-tests")}
-    if kubectl.is_file() and "KUBECTL" not in os.environ:
-        base["KUBECTL"] = str(kubectl)
     return subprocess.run(
         args, cwd=ROOT, capture_output=True, text=True, timeout=timeout, env={**os.environ, **base, **(env or {})}
     )
