@@ -204,7 +204,7 @@ def test_quick_tradeoffs_write_table_and_chart(tmp_path, loadtest):
     assert md.count("\n| ") == len(rows) + 1  # header + one line per configuration
     assert "noise margin of 10%" in md and "Open loop" in md and "priced by the second" in md
     assert (out / "pareto.png").read_bytes().startswith(b"\x89PNG")
-    assert (out / "digits-int8" / "summary.json").exists()
+    assert (out / "digits-int8" / "run-2" / "summary.json").exists()  # one folder per repeat
 
 
 def test_pareto_chart_names_configurations_without_overlaps_and_draws_no_cost_where_there_is_none():
