@@ -156,7 +156,7 @@ def grade_one(
 
     try:
         try:
-            root = intake.unpack(src, tmp / "submission")
+            root = intake.unpack_isolated(src, tmp / "submission")
         except intake.Refused as exc:
             return failed("error", f"submission refused: {exc}")
         out = tmp / "result.json"

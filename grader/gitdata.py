@@ -26,6 +26,7 @@ LOOSE_DIR = re.compile(r"[0-9a-f]{2}")
 LOOSE_FILE = re.compile(r"[0-9a-f]{38}")
 PACK_FILE = re.compile(r"pack-[0-9a-f]{40}\.(pack|idx)")
 DEADLINE_S = 120
+MAX_OBJECT_FILES = 100_000
 
 
 class GitRefused(ValueError):
@@ -96,12 +97,16 @@ def _copy_objects(src: Path, objects: Path, take: Callable[[int, str], None]) ->
     """Loose objects and packs, regular files only; never info/ (alternates, commit-graph, packs list)."""
     if not _real_dir(src / "objects"):
         raise GitRefused("objects/ is not a folder")
+    copied = 0
     for entry in os.scandir(src / "objects"):
         pattern = PACK_FILE if entry.name == "pack" else LOOSE_FILE if LOOSE_DIR.fullmatch(entry.name) else None
         if pattern is None or not entry.is_dir(follow_symlinks=False):
             continue
         names = [e.name for e in os.scandir(entry.path) if pattern.fullmatch(e.name)]
         (objects / entry.name).mkdir(exist_ok=True)
+        copied += len(names)
+        if copied > MAX_OBJECT_FILES:
+            raise GitRefused(f"more than {MAX_OBJECT_FILES} object files")
         for name in names:
             path = Path(entry.path) / name
             try:

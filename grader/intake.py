@@ -7,10 +7,13 @@ unpacked (zip bombs are caught while reading, not trusted from the headers).
 
 from __future__ import annotations
 
+import json
 import os
+import resource
 import shutil
 import stat
 import subprocess
+import sys
 import tarfile
 import zipfile
 from pathlib import Path, PurePosixPath
@@ -18,6 +21,9 @@ from pathlib import Path, PurePosixPath
 from grader import gitdata
 
 MAX_FILES = int(os.environ.get("GRADER_MAX_FILES", "5000"))
+# unpack_isolated: the memory an unpacking child may map, and its deadline.
+MEMORY_BYTES = int(os.environ.get("GRADER_INTAKE_MEMORY", str(1024**3)))
+TIMEOUT_S = 300
 MAX_BYTES = int(os.environ.get("GRADER_MAX_BYTES", "200000000"))
 SKIP_DIRS = {".git", ".venv", "node_modules", "__pycache__", "models", "wheelhouse"}
 ARCHIVES = (".zip", ".tar.gz", ".tgz")
@@ -179,6 +185,9 @@ def unpack(src: Path, dest: Path, max_files: int | None = None, max_bytes: int |
     except Refused:
         shutil.rmtree(dest, ignore_errors=True)
         raise
+    except MemoryError:
+        shutil.rmtree(dest, ignore_errors=True)
+        raise Refused(f"cannot unpack {safe_name(src.name)}: it needs more memory than the grader allows") from None
     except Exception as exc:  # any way a hostile file breaks a reader (encrypted, corrupt, loops, bad names)
         shutil.rmtree(dest, ignore_errors=True)
         raise Refused(f"cannot unpack {safe_name(src.name)}: {type(exc).__name__}: {exc!s:.300}") from None
@@ -186,3 +195,41 @@ def unpack(src: Path, dest: Path, max_files: int | None = None, max_bytes: int |
     if len(entries) == 1 and entries[0].is_dir() and entries[0].name not in REPO_DIRS:
         return entries[0]  # an archive of the repository folder itself (`alice-repo/...`)
     return dest
+
+
+def unpack_isolated(src: Path, dest: Path, timeout: float = TIMEOUT_S) -> Path:
+    """`unpack` in a child process with a memory cap and a deadline: a reader tricked into allocating (a tar
+    PAX header of gigabytes in a few hundred kB of gzip) or into looping fails this submission only."""
+    cmd: list[str | bytes] = [sys.executable, "-m", "grader.intake", os.fsencode(src), os.fsencode(dest)]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, timeout=timeout, cwd=Path(__file__).parents[1])
+    except subprocess.TimeoutExpired:
+        shutil.rmtree(dest, ignore_errors=True)
+        raise Refused(f"unpacking took longer than {timeout:g} s") from None
+    lines = proc.stdout.splitlines()
+    try:
+        reply = json.loads(lines[-1]) if lines else {}
+    except ValueError:
+        reply = {}
+    if "root" in reply:
+        return Path(reply["root"])
+    shutil.rmtree(dest, ignore_errors=True)
+    why = proc.stderr.decode(errors="replace").strip().splitlines()[-1:] or [f"exit {proc.returncode}"]
+    raise Refused(
+        reply.get("refused") or f"unpacking failed within its {MEMORY_BYTES / 2**30:g} GiB cap: {why[0]:.200}"
+    )
+
+
+def main() -> None:
+    """`python -m grader.intake SRC DEST`: one JSON line, {"root": ...} or {"refused": ...}."""
+    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_BYTES, MEMORY_BYTES))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    try:
+        reply = {"root": str(unpack(Path(sys.argv[1]), Path(sys.argv[2])))}
+    except Refused as exc:
+        reply = {"refused": str(exc)}
+    print(json.dumps(reply))
+
+
+if __name__ == "__main__":
+    main()

@@ -71,6 +71,14 @@ def _tar_nul(dest: Path) -> None:
         tf.addfile(info, io.BytesIO(b"x"))
 
 
+def _pax_bomb(dest: Path) -> None:
+    """A few hundred kB of gzip whose PAX header is 200 MB: tarfile reads a header whole, into memory."""
+    with tarfile.open(dest, "w:gz", format=tarfile.PAX_FORMAT, compresslevel=1) as tf:
+        info = tarfile.TarInfo("labs/x.txt")
+        info.pax_headers = {"comment": "x" * 200_000_000}
+        tf.addfile(info)
+
+
 def _symlink_loop(dest: Path) -> None:
     copy_lab("03", dest)
     (dest / "docker/loop-a").symlink_to("loop-b")
@@ -83,6 +91,7 @@ BAD: dict[str, Callable[[Path], None]] = {
     "method99.zip": lambda d: _zip(d, _method_99),
     "utf8name.zip": lambda d: _zip(d, _bad_utf8_name),
     "nul.tar.gz": _tar_nul,
+    "pax-bomb.tar.gz": _pax_bomb,
     "loop": _symlink_loop,
 }
 
@@ -90,7 +99,7 @@ BAD: dict[str, Callable[[Path], None]] = {
 def grade(subs: Path, out: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
         [*GRADE, os.fsencode(subs), "--lab", "03", "--static-only", "--out", str(out), "--timeout", "30"],
-        cwd=ROOT, capture_output=True, timeout=180,
+        cwd=ROOT, capture_output=True, timeout=180, env={**os.environ, "GRADER_INTAKE_MEMORY": str(256 * 2**20)},
     )  # fmt: skip
 
 
