@@ -62,7 +62,8 @@ def _grade(subs: Path, out: Path, tmp: Path, *args: str) -> subprocess.Completed
     tmp.mkdir(exist_ok=True)
     return subprocess.run(
         [sys.executable, "-m", "grader", "grade", os.fsencode(subs), "--lab", "02", "--out", str(out), *args],
-        cwd=ROOT, capture_output=True, timeout=1500, env={**os.environ, "TMPDIR": str(tmp)},
+        cwd=ROOT, capture_output=True, timeout=1500,
+        env={**os.environ, "TMPDIR": str(tmp), "GRADER_INTAKE_MEMORY": str(256 * 2**20)},
     )  # fmt: skip
 
 
