@@ -24,13 +24,18 @@ from grader.version import GRADER_VERSION
 MAX_FEEDBACK = 4000
 
 
+def printable(text: str) -> str:
+    """Control characters (terminal escapes, bidi overrides) spelled out: feedback quotes learners' output."""
+    return "".join(c if c.isprintable() or c in "\n\t" else repr(c)[1:-1] for c in text)
+
+
 def _feedback(problems: list[str]) -> str:
     """One problem as it is, several as a list; floods are cut (the count of what was left out is kept)."""
     shown = problems[:20]
     text = "\n".join(f"- {p}" for p in shown) if len(problems) > 1 else "".join(problems)
     if len(problems) > len(shown):
         text += f"\n... and {len(problems) - len(shown)} more"
-    return cap(text, MAX_FEEDBACK)
+    return printable(cap(text, MAX_FEEDBACK))
 
 
 def _call(ctx: Context) -> tuple[Status, Verdict | None, str, str]:
@@ -119,7 +124,7 @@ def run_check(spec: CheckSpec, lab: LabSpec, root: Path, run_id: str) -> CheckRe
         required=spec.required,
         visibility=spec.visibility,
         student_fails=spec.student_fails,
-        feedback=feedback,
+        feedback=printable(feedback),
         hint=spec.hint,
         duration_s=round(time.monotonic() - start, 3),
         parts=parts,

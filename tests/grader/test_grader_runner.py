@@ -34,6 +34,12 @@ def _parts(ctx: Context) -> Verdict:
     return Verdict(parts={"a": [], "b": ["b is wrong"]})
 
 
+@catalog.register("test.echoes")
+def _echoes(ctx: Context) -> Verdict:
+    """Feedback that quotes what a learner wrote (a build log, a YAML error), terminal codes included."""
+    return Verdict(problems=["RUN printf '\x1b]0;pwned\x07\x1b[2J\u202e'\nline two\tok"])
+
+
 def _run(function: str, **extra) -> runner.CheckResult:
     check = CheckSpec(
         id="t.x",
@@ -78,3 +84,10 @@ def test_partial_credit_comes_only_from_subpoints() -> None:
     assert "b: b is wrong" in result.feedback
     without = _run("test.parts")
     assert without.status == "failed" and without.score == 0
+
+
+def test_feedback_carries_no_terminal_codes() -> None:
+    """An instructor who `cat`s a feedback.md never runs a learner's escape sequence."""
+    result = _run("test.echoes")
+    assert not any(not c.isprintable() and c not in "\n\t" for c in result.feedback)
+    assert "\\x1b]0;pwned\\x07" in result.feedback and "line two\tok" in result.feedback
