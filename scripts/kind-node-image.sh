@@ -157,6 +157,8 @@ containerd_config() {
 version = 2
 [plugins."io.containerd.grpc.v1.cri"]
   sandbox_image = "$1"
+  # The entrypoint turns this on where the node lacks CAP_SYS_RESOURCE (see there).
+  restrict_oom_score_adj = false
 [plugins."io.containerd.grpc.v1.cri".containerd]
   snapshotter = "overlayfs"
   default_runtime_name = "runc"
@@ -186,6 +188,8 @@ build_node() {
     for name in kubelet kubeadm kubectl crictl; do docker cp "$bin_dir/$name" "$builder:/usr/bin/$name"; done
     docker cp "$files/entrypoint" "$builder:/usr/local/bin/entrypoint"
     docker cp "$files/kind-cni" "$builder:/usr/local/bin/kind-cni"
+    docker cp "$files/kind-dns" "$builder:/usr/local/bin/kind-dns"
+    docker cp "$files/kind-dns.service" "$builder:/etc/systemd/system/kind-dns.service"
     docker cp "$files/kubelet.service" "$builder:/etc/systemd/system/kubelet.service"
     docker cp "$files/kind-cni.service" "$builder:/etc/systemd/system/kind-cni.service"
     docker cp "$files/10-kubeadm.conf" "$builder:/etc/systemd/system/kubelet.service.d/10-kubeadm.conf"
@@ -196,7 +200,7 @@ build_node() {
     echo "$KUBERNETES_VERSION" | docker exec --interactive "$builder" tee /kind/version >/dev/null
     docker exec "$builder" bash -c '
         set -o errexit
-        systemctl enable kubelet.service kind-cni.service containerd.service >/dev/null 2>&1
+        systemctl enable kubelet.service kind-cni.service kind-dns.service containerd.service >/dev/null 2>&1
         # Units a container has no use for (consoles, udev, time sync, the kernel key store).
         systemctl mask getty.target console-getty.service systemd-udevd.service systemd-udev-trigger.service \
             systemd-timesyncd.service systemd-logind.service systemd-remount-fs.service \
