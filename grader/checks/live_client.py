@@ -80,6 +80,7 @@ def _local(ctx: Context, script: Path, path: str, ready_s: float, run_s: float) 
     if why := requirements.missing("models"):
         raise Skip(why, requirements.PROVIDES["models"])
     server = LocalServer(REPO_ROOT / "models", ["--models", "digits", "--drain-seconds", "0"], ready_timeout=ready_s)
+
     def stop() -> None:
         server.stop()
 
