@@ -10,6 +10,7 @@ into kind), and load sent through `kubectl port-forward` (it pins one pod, so th
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -79,11 +80,21 @@ def _tool(name: str, version_text: str | None, needed_for: str) -> Diagnosis:
     return Diagnosis("ok", name, f"{name} {'.'.join(map(str, version))}")
 
 
-def kubectl_cmd() -> str | None:
-    try:
-        return k8s.kubectl()
-    except k8s.RenderError:
-        return None
+def project_tool(name: str) -> str | None:
+    """kind or kubectl as the Makefile picks them: $KIND / $KUBECTL, else the one `make kind-node-image` puts in the
+    project's .bin/ (kubectl at the cluster's version), else (kubectl) the venv's, else PATH's. None: not found."""
+    chosen = os.environ.get(name.upper())
+    if chosen:
+        return shutil.which(chosen)
+    local = ROOT / ".bin" / name
+    if local.is_file() and os.access(local, os.X_OK):
+        return str(local)
+    if name == "kubectl":
+        try:
+            return k8s.kubectl()
+        except k8s.RenderError:
+            return None
+    return shutil.which(name)
 
 
 def check_tools() -> list[Diagnosis]:
@@ -100,9 +111,10 @@ def check_tools() -> list[Diagnosis]:
     if not (compose and compose.returncode == 0) and shutil.which("docker-compose"):
         compose = _run("docker-compose", "version", "--short")
     found.append(_tool("compose", compose.stdout if compose and compose.returncode == 0 else None, "lab 03"))
-    kind = _run("kind", "version") if shutil.which("kind") else None
+    kind_cmd = project_tool("kind")
+    kind = _run(kind_cmd, "version") if kind_cmd else None
     found.append(_tool("kind", kind.stdout if kind and kind.returncode == 0 else None, "the live labs 04 and 05"))
-    kubectl = kubectl_cmd()
+    kubectl = project_tool("kubectl")
     client = _run(kubectl, "version", "--client", "-o", "json") if kubectl else None
     text = json.loads(client.stdout)["clientVersion"]["gitVersion"] if client and client.returncode == 0 else None
     found.append(_tool("kubectl", text, "the live labs 04 and 05"))
@@ -144,9 +156,10 @@ def check_cluster(kubectl: str) -> list[Diagnosis]:
     deployment = json.loads(server.stdout) if server and server.returncode == 0 else None
     found.append(diagnose_metrics_api(bool(metrics and metrics.returncode == 0), deployment))
     live = _run(kubectl, *context, "-n", NAMESPACE, "get", "deployments,services,hpa,pods", "-o", "json")
-    if not live or live.returncode != 0:
+    items = json.loads(live.stdout)["items"] if live and live.returncode == 0 else []
+    if not any(i["kind"] == "Deployment" for i in items):
         return [*found, Diagnosis("warn", "deployment", "nothing deployed in the lab namespace", "make deploy")]
-    return found + diagnose_live(json.loads(live.stdout)["items"])
+    return found + diagnose_live(items)
 
 
 def age_s(obj: dict, now: float | None = None) -> float | None:
@@ -254,8 +267,8 @@ def diagnose(manifests_only: bool = False) -> list[Diagnosis]:
     if manifests_only:
         return check_manifests()
     found = check_tools() + check_manifests() + check_port_forward()
-    kubectl = kubectl_cmd()
-    clusters = _run("kind", "get", "clusters") if shutil.which("kind") else None
+    kubectl, kind = project_tool("kubectl"), project_tool("kind")
+    clusters = _run(kind, "get", "clusters") if kind else None
     if kubectl and clusters and CLUSTER in clusters.stdout.split():
         found += check_cluster(kubectl)
     else:

@@ -141,3 +141,23 @@ def test_a_metrics_server_just_started_is_a_warning() -> None:
     assert doctor.diagnose_metrics_api(False, {"metadata": {"creationTimestamp": _stamp(900)}}, now=NOW).level == "fail"
     assert doctor.diagnose_metrics_api(False, None, now=NOW).level == "fail"  # not installed
     assert doctor.diagnose_metrics_api(True, young, now=NOW).level == "ok"
+
+
+def test_kind_and_kubectl_are_found_where_the_makefile_finds_them(tmp_path: Path, monkeypatch) -> None:
+    # `make kind-node-image` puts kind and kubectl in the project's .bin/, not on PATH: a doctor that only looked on
+    # PATH reported "no kind cluster" with the cluster up.
+    (tmp_path / ".bin").mkdir()
+    for name in ("kind", "kubectl"):
+        (tmp_path / ".bin" / name).write_text("#!/bin/sh\n")
+        (tmp_path / ".bin" / name).chmod(0o755)
+    monkeypatch.setattr(doctor, "ROOT", tmp_path)
+    monkeypatch.delenv("KIND", raising=False)
+    monkeypatch.delenv("KUBECTL", raising=False)
+    monkeypatch.setenv("PATH", "/nonexistent")
+    assert doctor.project_tool("kind") == str(tmp_path / ".bin" / "kind")
+    assert doctor.project_tool("kubectl") == str(tmp_path / ".bin" / "kubectl")
+    monkeypatch.setenv("KIND", str(tmp_path / ".bin" / "kubectl"))  # KIND, as make passes it, wins
+    assert doctor.project_tool("kind") == str(tmp_path / ".bin" / "kubectl")
+    (tmp_path / ".bin" / "kind").unlink()
+    monkeypatch.delenv("KIND")
+    assert doctor.project_tool("kind") is None
