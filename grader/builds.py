@@ -64,9 +64,13 @@ def bounded_here() -> str | None:
     return None if info == ["cgroupfs", "1"] else " ".join(info) or "no answer from docker info"
 
 
-def limits_parent(ctx: Context, base_image: str, seconds: float) -> str:
-    """Start the limits container and return the cgroup parent that puts a build under its limits."""
+def limits_parent(ctx: Context, base_image: str, seconds: float) -> str | None:
+    """Start the limits container and return the cgroup parent that puts a build under its limits. Without
+    the means to bound it, a learner's self-check (`grader check`: their own Dockerfile on their own machine)
+    builds without a process bound (None); the batch grader (other people's Dockerfiles) skips the check."""
     if engine := bounded_here():
+        if not os.environ.get("GRADER_RUN_ID"):  # set by the batch grader's workers only
+            return None
         raise Skip(
             f"image builds are bounded through cgroup v1 with the cgroupfs driver; this engine has {engine}",
             "a Docker engine on cgroup v1 (the CI machines) for untrusted builds",
@@ -112,8 +116,10 @@ def build(
     result = Build(ok=False, log="", seconds=0.0)
     ctx.cleanups.append(lambda: remove(result, tag))
     args = [f"--build-arg={k}={v}" for k, v in build_args.items()]
+    if parent:
+        args += ["--cgroup-parent", parent]
     cmd = [
-        "docker", "build", "--no-cache", "--force-rm", "--network", "none", "--cgroup-parent", parent,
+        "docker", "build", "--no-cache", "--force-rm", "--network", "none",
         "--memory", MEMORY, "--memory-swap", MEMORY, "--cpu-quota", "100000", "--ulimit", f"fsize={FILE_BYTES}",
         "--file", str(dockerfile), "--tag", tag, *args, str(context),
     ]  # fmt: skip

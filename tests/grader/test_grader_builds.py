@@ -173,3 +173,16 @@ def test_a_multi_stage_build_leaves_no_layer(ctx: Context, tmp_path: Path) -> No
             ["docker", "history", "--no-trunc", "--format", "{{.CreatedBy}}", image], capture_output=True, text=True
         ).stdout
         assert marker not in made_by, f"image {image} of this build was left behind"
+
+
+def test_without_the_means_to_bound_a_build_only_a_self_check_builds(monkeypatch, tmp_path: Path) -> None:
+    from grader.context import Skip
+
+    monkeypatch.setattr(builds, "bounded_here", lambda: "systemd 2")
+    lab = spec.resolve("02")
+    ctx = Context(root=tmp_path, lab=lab, check=lab.checks[-1], run_id="selfcheck")
+    monkeypatch.delenv("GRADER_RUN_ID", raising=False)
+    assert builds.limits_parent(ctx, BASE, 60) is None  # the learner's own Dockerfile, no process bound
+    monkeypatch.setenv("GRADER_RUN_ID", "batch")
+    with pytest.raises(Skip, match="cgroup v1"):
+        builds.limits_parent(ctx, BASE, 60)  # other people's Dockerfiles: never unbounded
