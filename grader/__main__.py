@@ -93,7 +93,8 @@ def check(
         _fail(f"--only: {', '.join(unknown)} not in {spec.folder}")
     if fmt == "text" and out is None:
         typer.echo(f"grading {spec.folder} in {path} ...", err=True)
-    result = runner.run_lab(spec, path.resolve(), static_only=static_only, only=ids)
+    own_tree = path.resolve() == REPO_ROOT.resolve()  # a learner's own `make check`, not someone else's folder
+    result = runner.run_lab(spec, path.resolve(), static_only=static_only, only=ids, own_tree=own_tree)
     report = formats.RENDER[fmt](result)
     if out:
         out.parent.mkdir(parents=True, exist_ok=True)

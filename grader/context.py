@@ -53,6 +53,9 @@ class Context:
     run_id: str
     reference: Path = REPO_ROOT
     cleanups: list[Callable[[], None]] = field(default_factory=list)
+    # The grader's own working tree (a learner's `make check`): its code may run on this host. Anyone else's
+    # (`grade`, `check --path`) is untrusted and runs only in the sandbox.
+    own_tree: bool = False
 
     def file(self, rel: str) -> Path:
         """A file of the submission; Fail when missing or when it leads outside the submission."""

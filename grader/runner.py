@@ -91,7 +91,7 @@ def _parts(spec: CheckSpec, status: Status, verdict: Verdict | None) -> list[Par
     return out
 
 
-def run_check(spec: CheckSpec, lab: LabSpec, root: Path, run_id: str) -> CheckResult:
+def run_check(spec: CheckSpec, lab: LabSpec, root: Path, run_id: str, own_tree: bool = False) -> CheckResult:
     start = time.monotonic()
     provide = ""
     verdict = None
@@ -102,7 +102,9 @@ def run_check(spec: CheckSpec, lab: LabSpec, root: Path, run_id: str) -> CheckRe
         feedback = "skipped: " + "; ".join(why or "" for _, why in missing)
         provide = "; ".join(requirements.PROVIDES[r] for r, _ in missing)
     else:
-        ctx = Context(root=root, lab=lab, check=spec, run_id=f"{run_id}-{spec.id.replace('.', '-')}"[:60])
+        ctx = Context(
+            root=root, lab=lab, check=spec, run_id=f"{run_id}-{spec.id.replace('.', '-')}"[:60], own_tree=own_tree
+        )
         try:
             status, verdict, feedback, provide = _call(ctx)
         finally:
@@ -132,14 +134,16 @@ def run_check(spec: CheckSpec, lab: LabSpec, root: Path, run_id: str) -> CheckRe
     )
 
 
-def run_lab(lab: LabSpec, root: Path, *, static_only: bool = False, only: list[str] | None = None) -> LabResult:
+def run_lab(
+    lab: LabSpec, root: Path, *, static_only: bool = False, only: list[str] | None = None, own_tree: bool = False
+) -> LabResult:
     started = dt.datetime.now(dt.UTC)
     t0 = time.monotonic()
     # The batch grader passes its own id, so it can remove this run's containers if it has to kill it.
     run_id = os.environ.get("GRADER_RUN_ID") or uuid.uuid4().hex[:8]
     selected = [c for c in lab.checks if not only or c.id in only]
     not_run = [c.id for c in selected if static_only and c.kind == "live"]
-    results = [run_check(c, lab, root, run_id) for c in selected if c.id not in not_run]
+    results = [run_check(c, lab, root, run_id, own_tree) for c in selected if c.id not in not_run]
     return LabResult(
         lab=lab.folder,
         lab_title=lab.title,

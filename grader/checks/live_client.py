@@ -2,10 +2,11 @@
 and the server must have answered its requests (its own request counter, read after the run), so a client that
 only prints the expected labels fails.
 
-Lab 01 is Python only, so `check` needs no Docker: the server is the grader's own `python -m model_server` on a
-free loopback port and the client a bounded process (its own session, killed with everything it started at the
-deadline, resource limits, an empty working folder and environment). The batch grader (`grade`, other people's
-code) runs both in containers instead: the client read-only, non-root, with limits, on a private internal network.
+Lab 01 is Python only, so a learner's `make check` on their own tree needs no Docker: the server is the grader's own
+`python -m model_server` on a free loopback port and the client a bounded process (its own session, killed with
+everything it started at the deadline, resource limits, an empty working folder and environment). Other people's code
+(`grade`, or `check --path` on another folder) runs in containers instead: the client read-only, non-root, with
+limits, on a private internal network.
 """
 
 from __future__ import annotations
@@ -114,7 +115,7 @@ def _local(ctx: Context, script: Path, path: str, ready_s: float, run_s: float) 
 @register("client.live")
 def client_live(ctx: Context, path: str = CLIENT, ready_s: float = 60, run_s: float = 30) -> Verdict:
     script = ctx.file(path)
-    if not os.environ.get("GRADER_RUN_ID"):  # set by the batch grader's workers only
+    if ctx.own_tree:  # a learner's own `make check`: a bounded local process, no Docker needed
         return _local(ctx, script, path, ready_s, run_s)
     for need in ("docker", "server-image"):
         if why := requirements.missing(need):

@@ -37,8 +37,10 @@ def copy_lab(lab: str, dest: Path) -> Path:
     return dest
 
 
-def grade(lab: str, root: Path, only: list[str] | None = None, static_only: bool = True) -> LabResult:
-    return runner.run_lab(spec.resolve(lab), root, static_only=static_only, only=only)
+def grade(
+    lab: str, root: Path, only: list[str] | None = None, static_only: bool = True, own_tree: bool = False
+) -> LabResult:
+    return runner.run_lab(spec.resolve(lab), root, static_only=static_only, only=only, own_tree=own_tree)
 
 
 @pytest.fixture

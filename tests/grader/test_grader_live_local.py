@@ -23,8 +23,8 @@ def _no_docker(monkeypatch: pytest.MonkeyPatch, models_dir: Path) -> None:
     monkeypatch.delenv("GRADER_RUN_ID", raising=False)  # `check`, not the batch grader
 
 
-def _live(root: Path):
-    return grade("01", root, only=["client.live"], static_only=False).checks[0]
+def _live(root: Path, own_tree: bool = True):
+    return grade("01", root, only=["client.live"], static_only=False, own_tree=own_tree).checks[0]
 
 
 def test_the_reference_client_passes_without_docker(tmp_path: Path) -> None:
@@ -48,10 +48,21 @@ def test_a_hanging_client_is_stopped(tmp_path: Path) -> None:
     # It starts a child too: the deadline ends the client's whole session.
     (root / CLIENT).write_text("import subprocess, time\nsubprocess.Popen(['sleep', '300'])\ntime.sleep(300)\n")
     lab = resolve("01")
-    ctx = Context(root=root, lab=lab, check=lab.checks[-1], run_id="localtest")
+    ctx = Context(root=root, lab=lab, check=lab.checks[-1], run_id="localtest", own_tree=True)
     try:
         with pytest.raises(Fail, match="still running after 3 s"):
             client_live(ctx, run_s=3)
     finally:
         for cleanup in reversed(ctx.cleanups):
             cleanup()
+
+
+def test_someone_elses_tree_never_runs_on_the_host(tmp_path: Path) -> None:
+    """`check --path` on another folder (or `grade`): the client runs only in a container; without Docker it is
+    skipped, never started here."""
+    root = copy_lab("01", tmp_path / "sub")
+    marker = tmp_path / "ran-on-the-host"
+    (root / CLIENT).write_text(f"open({str(marker)!r}, 'w').write('x')\nprint('labels [0, 1, 7]')\n")
+    check = _live(root, own_tree=False)
+    assert check.status == "skipped" and "Docker" in check.feedback, check.feedback
+    assert not marker.exists()
