@@ -14,11 +14,14 @@ drain and closes idle connections at once; a third stops waiting for anything.
 """
 
 import asyncio
+import ctypes
 import errno
 import logging
 import math
 import signal
 import socket
+import struct
+import sys
 import threading
 from types import FrameType
 
@@ -78,9 +81,35 @@ class DrainingServer(uvicorn.Server):
             if isinstance(connection, GuardedProtocol):  # always, with http=guarded_protocol(...)
                 connection.close_after_response()
 
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        # Closing a listening socket resets the connections still in its accept queue, whose clients may have sent
+        # a request already. So new handshakes are refused first, and what is queued is accepted and answered.
+        if not self.drain.hurry and sockets and all(map(refuse_new_connections, sockets)):
+            await asyncio.sleep(0.2)  # the event loop accepts the queued connections meanwhile
+        await super().shutdown(sockets)
+
     def stop_now(self, hurry: bool = False) -> None:
         self.drain.hurry = self.drain.hurry or hurry
         self.should_exit = True  # uvicorn's main loop checks it every 0.1 s, then shuts down gracefully
+
+
+SO_ATTACH_FILTER = 26  # Linux
+
+
+def refuse_new_connections(sock: socket.socket) -> bool:
+    """Linux: a socket filter that drops every packet to the listening socket, so no handshake completes any
+    more (a client's SYN goes unanswered, and its retry meets the closed port: refused, its request never sent).
+    Connections already made are sockets of their own and keep working. False where it cannot be done."""
+    if not sys.platform.startswith("linux"):
+        return False
+    drop = ctypes.create_string_buffer(struct.pack("HBBI", 0x06, 0, 0, 0))  # one instruction: BPF_RET|BPF_K 0
+    program = struct.pack("HP", 1, ctypes.addressof(drop))  # struct sock_fprog {len, filter pointer}
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, program)
+    except OSError as exc:
+        log.warning("cannot stop new connections before closing the listening socket: %s", exc)
+        return False
+    return True
 
 
 def bind(host: str, port: int) -> socket.socket:
