@@ -24,7 +24,9 @@ SECTIONS = ("goal", "steps", "checkpoint", "troubleshooting", "reflection")
 LAB_DOCS = [ROOT / "labs" / d / "README.md" for d in LAB_DIRS] + [ROOT / "labs" / "INSTRUCTORS.md"]
 # Every README of the repository (the top one and each component's), besides the lessons.
 DOCS = LAB_DOCS + sorted(
-    p for p in ROOT.rglob("README.md") if not {".venv", "build", "results", "node_modules", ".git"} & set(p.parts)
+    p
+    for p in ROOT.rglob("README.md")
+    if not {".venv", ".venv-peers", "build", "results", "node_modules", ".git"} & set(p.parts)
 )
 LINK = re.compile(r"\[[^\]]*\]\(([^)\s#]+)(?:#[^)]*)?\)")
 # Inline code spans and fenced blocks: commands are only taken from there, never from prose.
