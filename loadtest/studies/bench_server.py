@@ -107,10 +107,9 @@ def served(bench: Bench, out: Path, model: str, server: LocalServer) -> dict:
     from loadtest.runner import RunConfig, run  # Locust: imported by the command, after its gevent patching
 
     out.mkdir(parents=True, exist_ok=True)
-    loadgen = psutil.Process()  # this process: Locust runs in it
     with server:
         process = psutil.Process(server.proc.pid) if server.proc else None
-        cpu_before, loadgen_before, wall_before = _cpu_seconds(process), _cpu_seconds(loadgen), time.perf_counter()
+        cpu_before, loadgen_before, wall_before = _cpu_seconds(process), loadgen_cpu_seconds(), time.perf_counter()
         config = RunConfig(
             host=server.url,
             out=out,
@@ -128,7 +127,7 @@ def served(bench: Bench, out: Path, model: str, server: LocalServer) -> dict:
         # share shows whether it, rather than the server, was the limit (near 1.0: it was).
         wall = time.perf_counter() - wall_before
         cpu_share = (_cpu_seconds(process) - cpu_before) / wall
-        loadgen_cpu_share = (_cpu_seconds(loadgen) - loadgen_before) / wall
+        loadgen_cpu_share = (loadgen_cpu_seconds() - loadgen_before) / wall
     total = summary["total"]
     latency = total.get("latency_ms", {})
     p50, p99 = latency.get("p50", float("nan")), latency.get("p99", float("nan"))
@@ -144,6 +143,12 @@ def served(bench: Bench, out: Path, model: str, server: LocalServer) -> dict:
         "latency_ms": latency,
         "load_generator_cpu_saturated": summary.get("load_generator_cpu_saturated"),
     }
+
+
+def loadgen_cpu_seconds() -> float:
+    """CPU seconds of this process alone (Locust runs in it): the servers it started are its children."""
+    times = psutil.Process().cpu_times()
+    return times.user + times.system
 
 
 def _cpu_seconds(process: psutil.Process | None) -> float:

@@ -77,3 +77,14 @@ def test_one_usable_core_is_a_one_line_error(tmp_path):
         "error: bench-server needs 2 usable CPUs (one server, one load generator); this process has [0]"
     ]
     assert not (tmp_path / "b.json").exists()
+
+
+def test_the_load_generator_share_leaves_out_the_servers_it_started():
+    # The servers are this process's children: their CPU must not count as the load generator's.
+    from loadtest.studies.bench_server import loadgen_cpu_seconds
+
+    before = loadgen_cpu_seconds()
+    subprocess.run(
+        [sys.executable, "-c", "import time\nt = time.process_time()\nwhile time.process_time() - t < 1: pass"]
+    )
+    assert loadgen_cpu_seconds() - before < 0.5
