@@ -100,6 +100,13 @@ def test_a_rolling_restart_with_the_hint_only_upstream_fails(tmp_path: Path) -> 
     text = conf.read_text()
     assert "server model-server:8000 max_fails=1 fail_timeout=2s;" in text
     conf.write_text(text.replace("server model-server:8000 max_fails=1 fail_timeout=2s;", "server model-server:8000;"))
-    check = grade("03", root, only=["compose.rolling_restart"], static_only=False).checks[0]
-    assert check.status == "failed", check.feedback
+    # The 502s come only when a replica is healthy again sooner than nginx's 10 s fail_timeout; a machine loaded by
+    # other jobs can slow a restart past it, so up to three rolling restarts: one must show the failures.
+    feedback = []
+    for _ in range(3):
+        check = grade("03", root, only=["compose.rolling_restart"], static_only=False).checks[0]
+        feedback.append(check.feedback)
+        if check.status == "failed":
+            break
+    assert check.status == "failed", feedback
     assert "requests failed while the replicas restarted" in check.feedback and "fail_timeout=2s" in check.feedback
