@@ -14,14 +14,11 @@ drain and closes idle connections at once; a third stops waiting for anything.
 """
 
 import asyncio
-import ctypes
 import errno
 import logging
 import math
 import signal
 import socket
-import struct
-import sys
 import threading
 from types import FrameType
 
@@ -82,34 +79,38 @@ class DrainingServer(uvicorn.Server):
                 connection.close_after_response()
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
-        # Closing a listening socket resets the connections still in its accept queue, whose clients may have sent
-        # a request already. So new handshakes are refused first, and what is queued is accepted and answered.
-        if not self.drain.hurry and sockets and all(map(refuse_new_connections, sockets)):
-            await asyncio.sleep(0.2)  # the event loop accepts the queued connections meanwhile
+        # Closing a listening socket resets the connections still queued in it, whose clients may have sent a
+        # request already. So a duplicate keeps the socket (and its queue) alive while uvicorn stops serving it;
+        # what is queued is then accepted and answered, and the socket closed the moment the queue is empty.
+        spares = [] if self.drain.hurry else [sock.dup() for sock in sockets or []]
+        for server in self.servers:
+            server.close()
+        for spare in spares:
+            await self._accept_queued(spare)
         await super().shutdown(sockets)
+
+    async def _accept_queued(self, listener: socket.socket) -> None:
+        loop = asyncio.get_running_loop()
+        listener.setblocking(False)
+        try:
+            while True:
+                try:
+                    connection, _ = listener.accept()
+                except (BlockingIOError, InterruptedError):
+                    return  # empty: closed at once, so only a connection arriving this very instant is reset
+                await loop.connect_accepted_socket(self._protocol, connection)
+        finally:
+            listener.close()
+
+    def _protocol(self) -> asyncio.Protocol:
+        """A connection's protocol, as uvicorn makes it for the connections it accepts."""
+        return self.config.http_protocol_class(  # type: ignore[call-arg]
+            config=self.config, server_state=self.server_state, app_state=self.lifespan.state
+        )
 
     def stop_now(self, hurry: bool = False) -> None:
         self.drain.hurry = self.drain.hurry or hurry
         self.should_exit = True  # uvicorn's main loop checks it every 0.1 s, then shuts down gracefully
-
-
-SO_ATTACH_FILTER = 26  # Linux
-
-
-def refuse_new_connections(sock: socket.socket) -> bool:
-    """Linux: a socket filter that drops every packet to the listening socket, so no handshake completes any
-    more (a client's SYN goes unanswered, and its retry meets the closed port: refused, its request never sent).
-    Connections already made are sockets of their own and keep working. False where it cannot be done."""
-    if not sys.platform.startswith("linux"):
-        return False
-    drop = ctypes.create_string_buffer(struct.pack("HBBI", 0x06, 0, 0, 0))  # one instruction: BPF_RET|BPF_K 0
-    program = struct.pack("HP", 1, ctypes.addressof(drop))  # struct sock_fprog {len, filter pointer}
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, program)
-    except OSError as exc:
-        log.warning("cannot stop new connections before closing the listening socket: %s", exc)
-        return False
-    return True
 
 
 def bind(host: str, port: int) -> socket.socket:
