@@ -39,7 +39,9 @@ def missing(requirement: str) -> str | None:
             return missing("docker")
         return "neither `docker compose` nor `docker-compose` is installed"
     if requirement == "kind":
-        if not shutil.which("kind"):
+        from grader.doctor import project_tool  # KIND, .bin/kind, PATH: where the Makefile finds it
+
+        if not project_tool("kind"):
             return "no cluster: kind is not installed"
         from grader.checks.kubernetes import RenderError, kubectl
 
