@@ -20,7 +20,7 @@ def test_reference_manifests_are_healthy() -> None:
 def test_broken_manifest_is_diagnosed_with_its_fix(tmp_path: Path) -> None:
     shutil.copytree(ROOT / "k8s", tmp_path / "k8s")
     deployment = tmp_path / "k8s" / "base" / "deployment.yaml"
-    deployment.write_text(deployment.read_text().replace(":dev", ":latest").replace("cpu: 250m", "# no cpu request"))
+    deployment.write_text(deployment.read_text().replace(":dev", ":latest").replace("cpu: 100m", "# no cpu request"))
     kustomization = tmp_path / "k8s" / "overlays" / "kind" / "kustomization.yaml"
     kustomization.write_text(kustomization.read_text().replace("newTag: dev", "newTag: latest"))
     failed = [d for d in doctor.check_manifests(tmp_path) if d.level == "fail" and d.topic == "manifests kind"]
