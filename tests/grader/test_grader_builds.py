@@ -66,7 +66,8 @@ def test_earlier_stages_and_the_base_image_are_allowed() -> None:
 
 
 @pytest.fixture
-def ctx(docker_engine: None, tmp_path: Path) -> Iterator[Context]:
+def ctx(server_image: str, tmp_path: Path) -> Iterator[Context]:
+    # The session's image build (tests/conftest.py) makes the base image on the offline path.
     if requirements.missing("base-image"):
         require_docker(f"the base image {BASE} is missing: make base-image")
     if engine := builds.bounded_here():

@@ -30,7 +30,8 @@ REFERENCE = (ROOT / DOCKERFILE).read_text()
 
 
 @pytest.fixture(scope="module", autouse=True)
-def _images(docker_engine: None) -> None:
+def _images(server_image: str) -> None:
+    """The session's image build (tests/conftest.py) makes the base image and the wheelhouse on the offline path."""
     for need in ("base-image", "wheelhouse", "models"):
         if requirements.missing(need):
             pytest.skip(f"{need}: {requirements.missing(need)} ({requirements.PROVIDES[need]})")
