@@ -145,7 +145,7 @@ def test_numbers_the_lessons_state_match_the_code():
     minor = ".".join(KUBERNETES_VERSION.split(".")[:2])
     lab04 = (ROOT / "labs/04-kubernetes/README.md").read_text()
     assert f"-k {KUBERNETES_VERSION}" in lab04 and f"against version {minor}`" in lab04
-    readme = (ROOT / "README.md").read_text()
+    readme = (ROOT / "loadtest" / "README.md").read_text()
     for family, rate in RATES.items():
         assert f"{family}\n  {rate:g} requests/s over {USERS[family]} users" in readme or (
             f"{family} {rate:g} requests/s over {USERS[family]} users" in readme
