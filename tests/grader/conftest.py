@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import http.server
 import shutil
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -55,3 +57,27 @@ def submission(tmp_path: Path) -> Callable[[str], Path]:
 
 def statuses(result: LabResult) -> dict[str, str]:
     return {c.id: c.status for c in result.checks}
+
+
+@pytest.fixture
+def secret_server() -> Iterator[tuple[int, list[str]]]:
+    """An HTTP server on the host's loopback holding a secret (what a hostile Dockerfile reaches for):
+    (its port, the paths it was asked for). Stopped at the end."""
+    hits: list[str] = []
+
+    class Secret(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            hits.append(self.path)
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b"TOP-SECRET")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Secret)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield server.server_address[1], hits
+    finally:
+        server.shutdown()

@@ -3,9 +3,7 @@ bounded by mechanism (processes, disk, time) and leave nothing behind."""
 
 from __future__ import annotations
 
-import http.server
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -105,30 +103,13 @@ def _build(ctx: Context, tmp_path: Path, text: str, build_s: float = 60) -> buil
 
 
 @pytest.mark.docker
-def test_a_secret_on_the_hosts_loopback_is_never_fetched(ctx: Context, tmp_path: Path) -> None:
-    hits: list[str] = []
-
-    class Secret(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            hits.append(self.path)
-            self.send_response(200)
-            self.end_headers()
-            self.wfile.write(b"TOP-SECRET-7d1f")
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Secret)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        port = server.server_address[1]
-        dockerfile = ctx.root / "model_server/Dockerfile"
-        dockerfile.parent.mkdir(parents=True)
-        dockerfile.write_text(_with_builder_lines(f"ADD http://127.0.0.1:{port}/secret.txt /s", "RUN cat /s && exit 1"))
-        with pytest.raises(Fail) as failed:
-            container_ready(ctx, build_s=120)
-    finally:
-        server.shutdown()
+def test_a_secret_on_the_hosts_loopback_is_never_fetched(ctx: Context, secret_server: tuple[int, list[str]]) -> None:
+    port, hits = secret_server
+    dockerfile = ctx.root / "model_server/Dockerfile"
+    dockerfile.parent.mkdir(parents=True)
+    dockerfile.write_text(_with_builder_lines(f"ADD http://127.0.0.1:{port}/secret.txt /s", "RUN cat /s && exit 1"))
+    with pytest.raises(Fail) as failed:
+        container_ready(ctx, build_s=120)
     assert hits == [] and "TOP-SECRET" not in str(failed.value)
     assert "not built" in str(failed.value)
 

@@ -6,12 +6,10 @@ nothing either."""
 from __future__ import annotations
 
 import csv
-import http.server
 import json
 import os
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -74,24 +72,10 @@ def _grade(subs: Path, out: Path, tmp: Path, *args: str) -> subprocess.Completed
     )  # fmt: skip
 
 
-def test_the_hostile_batch(tmp_path: Path) -> None:
+def test_the_hostile_batch(tmp_path: Path, secret_server: tuple[int, list[str]]) -> None:
     marker = f"ahl-hostile-{uuid.uuid4().hex[:8]}"
     mark = f"RUN echo {marker}"
-    hits: list[str] = []
-
-    class Secret(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            hits.append(self.path)
-            self.send_response(200)
-            self.end_headers()
-            self.wfile.write(b"TOP-SECRET")
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Secret)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    port = server.server_address[1]
+    port, hits = secret_server
     subs, pwned = tmp_path / "subs", tmp_path / "PWNED"
     subs.mkdir()
     copy_lab("02", subs / "a-good")
@@ -126,10 +110,7 @@ def test_the_hostile_batch(tmp_path: Path) -> None:
 
     limits_before = _limits_containers()
     start = time.monotonic()
-    try:
-        proc = _grade(subs, tmp_path / "out", tmp_path / "tmp", "--jobs", "2")
-    finally:
-        server.shutdown()
+    proc = _grade(subs, tmp_path / "out", tmp_path / "tmp", "--jobs", "2")
     took = time.monotonic() - start
     assert proc.returncode == 0, proc.stderr.decode(errors="replace")[-3000:]
     with (tmp_path / "out/gradebook.csv").open(newline="", encoding="utf-8") as fh:
