@@ -157,8 +157,13 @@ def build(
         elif running and _virtual_bytes(running[0]) - base_bytes > DISK_BYTES:
             result.stopped = f"the build wrote more than {DISK_BYTES / 1e9:g} GB of layers and was stopped"
         if result.stopped:
-            for cid in running:
-                _docker("kill", cid)
+            # Stop the step's container and let the client see the build end, so a layer the daemon commits at
+            # that moment is printed, read and recorded (killing the client first left such a layer behind).
+            deadline = time.monotonic() + 30
+            while proc.poll() is None and time.monotonic() < deadline:
+                for cid in running:
+                    _docker("kill", cid)
+                time.sleep(POLL_S)
             proc.kill()
             break
     proc.wait()
