@@ -38,7 +38,7 @@ log="build/docker-build-$BUILD_PATH.log"
 start=$SECONDS
 # Full log in build/, one line per step on the terminal.
 # shellcheck disable=SC2086  # DOCKER_BUILD_ARGS is a list of flags
-if ! docker build --file model_server/Dockerfile --tag "$image" "${args[@]}" ${DOCKER_BUILD_ARGS:-} . 2>&1 \
+if ! docker build --force-rm --file model_server/Dockerfile --tag "$image" "${args[@]}" ${DOCKER_BUILD_ARGS:-} . 2>&1 \
     | tee "$log" | { grep --line-buffered -E '^Step [0-9]+/[0-9]+ : (FROM|RUN|COPY)|^#[0-9]+ \[' || true; }; then
     tail -n 30 "$log" >&2
     echo "docker-image: build failed; full log: $log" >&2
