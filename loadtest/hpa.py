@@ -45,6 +45,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from loadtest.k8s_quantity import quantity
+
 SYNC_S = 15.0
 TOLERANCE = 0.1
 DOWNSCALE_STABILIZATION_S = 300  # --horizontal-pod-autoscaler-downscale-stabilization
@@ -196,15 +198,10 @@ def parse_hpa(documents: Sequence[Any]) -> Autoscaler:
 
 
 def _quantity(value: float | str, where: str) -> float:
-    """A non-negative Kubernetes Quantity such as 0.05 or "50m"."""
-    text = str(value).strip()
     try:
-        number = float(text[:-1]) / 1000 if text.endswith("m") else float(text)
-    except ValueError:
-        raise HpaError(f"{where}: {value!r} is not a quantity such as 0.05 or 50m") from None
-    if not (math.isfinite(number) and number >= 0):
-        raise HpaError(f"{where}: must be a finite quantity >= 0, got {value!r}")
-    return number
+        return quantity(value)
+    except ValueError as exc:
+        raise HpaError(f"{where}: {exc}") from None
 
 
 def load_hpa(path: Path) -> Autoscaler:
