@@ -251,7 +251,7 @@ def hpa(
 ) -> None:
     """HPA what-if: the replica timeline the Kubernetes HPA controller would produce for a load profile."""
     from loadtest import hpa as hpa_mod
-    from loadtest import hpa_report
+    from loadtest.hpa import report as hpa_report
 
     try:
         autoscaler = hpa_mod.load_hpa(hpa_file)

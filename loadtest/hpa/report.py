@@ -7,7 +7,8 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from loadtest.hpa import Autoscaler, ScalingRules, Sync
+from loadtest.hpa.manifest import Autoscaler, ScalingRules
+from loadtest.hpa.simulation import Sync
 
 CSV_NAME, JSON_NAME, PNG_NAME = "hpa-whatif.csv", "hpa-whatif.json", "hpa-whatif.png"
 
