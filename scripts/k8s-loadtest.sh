@@ -4,7 +4,7 @@
 # the HPA recorded alongside until it is back at minReplicas after the load (at most TAIL_S more). replicas.png is
 # drawn once that recording has stopped. The results folder holds summary.json, the charts, hpa.csv and replicas.png.
 #
-# Usage: scripts/k8s-loadtest.sh   (env: LOAD, USERS, TAIL_S, INTERVAL, PYTHON, RESULTS, KIND, KUBECTL, KIND_CLUSTER)
+# Usage: scripts/k8s-loadtest.sh   (env: LOAD, USERS, SETTLE_S, TAIL_S, INTERVAL, PYTHON, RESULTS, KIND, KUBECTL, KIND_CLUSTER)
 set -o errexit -o nounset -o pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=scripts/k8s-lib.sh
@@ -25,6 +25,27 @@ curl --silent --fail --max-time 5 "$TARGET/v2/health/ready" >/dev/null \
     || { echo "k8s-loadtest: nothing ready on $TARGET: make cluster-up deploy" >&2; exit 1; }
 min=$(kn get hpa "$DEPLOYMENT" -o jsonpath='{.spec.minReplicas}')
 min=${min:-1}
+# The prediction starts at minReplicas with the HPA reading CPU: a run that starts with pods left from an earlier
+# load, or before metrics-server has a sample, peaks early or late. Wait for that start (bounded by SETTLE_S).
+settle_s=${SETTLE_S:-420}
+settle_start=$SECONDS
+said=-1
+while :; do
+    IFS=, read -r _ replicas _ _ ready cpu < <(hpa_row)
+    ((replicas != min || ready != min)) || [[ -z $cpu ]] || break
+    waited=$((SECONDS - settle_start))
+    if ((waited >= settle_s)); then
+        echo "k8s-loadtest: the HPA is not at rest after ${settle_s}s ($replicas replicas, $ready ready, CPU" \
+            "${cpu:-<unknown>}; minReplicas $min): see 'kubectl -n $NAMESPACE describe hpa $DEPLOYMENT' and make doctor" >&2
+        exit 1
+    fi
+    if ((waited / 30 != said)); then
+        said=$((waited / 30))
+        echo "k8s-loadtest: waiting for the HPA at rest: $replicas replicas, $ready ready, CPU ${cpu:-<unknown>}" \
+            "(want $min, $min, a reading; ${waited}s of at most ${settle_s}s)"
+    fi
+    sleep "$interval"
+done
 mkdir -p "$out"
 rm -f "$out/hpa.csv" "$out/replicas.png"
 watch_pid=""

@@ -58,7 +58,7 @@ def test_deploy_refuses_latest_or_untagged(image: str) -> None:
 SHELLS = ["bash", *([os.environ["BASH32"]] if os.environ.get("BASH32") else [])]
 REAL_PYTHON = str(ROOT / ".venv" / "bin" / "python")
 OUTER_KNOBS = {"REQUIRE_KIND", "KIND_TESTS", "KEEP_CLUSTER", "IMAGE", "LOAD", "USERS", "DURATION", "TAIL_S",
-               "INTERVAL", "DIGITS_VERSION"}  # fmt: skip
+               "SETTLE_S", "INTERVAL", "DIGITS_VERSION"}  # fmt: skip
 
 
 class Stubs:
@@ -234,11 +234,13 @@ def test_the_kind_suite_keeps_a_cluster_when_told_or_when_it_was_there(stubs: St
     assert [c.split()[1] for c in stubs.calls("kind") if " cluster " in c] == ["create"]
 
 
-def loadtest_with_replicas(stubs: Stubs, tmp_path: Path, after_load: str, **env: str) -> subprocess.CompletedProcess:
-    """k8s-loadtest.sh with an HPA at 4 replicas during a 2 s load; `after_load` is what replicas becomes 3 s after
-    it. The load writes what a run writes (one request); replicas-chart is the real one."""
+def loadtest_with_replicas(
+    stubs: Stubs, tmp_path: Path, after_load: str, before: str = "2", **env: str
+) -> subprocess.CompletedProcess:
+    """k8s-loadtest.sh with an HPA at `before` replicas (minReplicas 2), 4 during a 2 s load; `after_load` is what
+    replicas becomes 3 s after it. The load writes what a run writes (one request); replicas-chart is the real one."""
     state = tmp_path / "replicas"
-    state.write_text("4")
+    state.write_text(before)
     stubs.tool(
         "kubectl",
         f"""
@@ -256,6 +258,7 @@ def loadtest_with_replicas(stubs: Stubs, tmp_path: Path, after_load: str, **env:
         if [[ "$1 $2 $3" == "-m loadtest run" ]]; then
             while [[ $1 != --out ]]; do shift; done
             mkdir -p "$2"
+            echo 4 >{state}
             echo '{{"profile": "digits", "users": 96}}' >"$2/summary.json"
             header=start,name,method,model,status,latency_ms,length,error
             printf '%s\\n%s,d,POST,digits,200,5,1,\\n' "$header" "$(date +%s)" >"$2/timings.csv"
@@ -289,6 +292,27 @@ def test_loadtest_says_when_the_scale_down_never_comes(stubs: Stubs, tmp_path: P
     assert proc.returncode == 1
     assert "still 4 replicas 4s after the load (minReplicas 2)" in proc.stderr
     assert (stubs.results / "k8s-loadtest" / "replicas.png").is_file()
+
+
+@pytest.mark.slow
+def test_loadtest_starts_only_once_the_hpa_is_back_at_min(stubs: Stubs, tmp_path: Path) -> None:
+    # Pods left from an earlier load: 5 replicas, down to minReplicas 2 after 3 s.
+    (tmp_path / "replicas").write_text("5")
+    proc = subprocess.Popen(["bash", "-c", f"sleep 3; echo 2 >{tmp_path / 'replicas'}"])
+    result = loadtest_with_replicas(stubs, tmp_path, after_load="2", before="5", TAIL_S="30")
+    proc.wait(timeout=10)
+    assert result.returncode == 0, result.stderr
+    assert "waiting for the HPA at rest: 5 replicas, 5 ready" in result.stdout
+    rows = (stubs.results / "k8s-loadtest" / "hpa.csv").read_text().splitlines()[1:]
+    assert "5" not in [r.split(",")[1] for r in rows], "the recording (and the load) started above minReplicas"
+
+
+@pytest.mark.slow
+def test_loadtest_says_when_the_hpa_never_comes_to_rest(stubs: Stubs, tmp_path: Path) -> None:
+    result = loadtest_with_replicas(stubs, tmp_path, after_load="2", before="5", SETTLE_S="2")
+    assert result.returncode == 1
+    assert "the HPA is not at rest after 2s (5 replicas, 5 ready, CPU 70; minReplicas 2)" in result.stderr
+    assert not stubs.calls("python -m loadtest run"), "the load ran anyway"
 
 
 @pytest.mark.slow
