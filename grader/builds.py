@@ -26,7 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader import sandbox
-from grader.context import Context, Skip
+from grader.context import Context
+from grader.verdict import Skip
 
 PIDS = 256
 MEMORY = "2g"

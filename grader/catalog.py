@@ -9,7 +9,7 @@ import importlib
 from collections.abc import Callable
 from typing import Any
 
-from grader.context import Verdict
+from grader.verdict import Verdict
 
 CheckFn = Callable[..., Verdict]
 # Function-name prefix -> the modules that register it; a lab imports only what its checks use.

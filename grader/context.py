@@ -1,9 +1,4 @@
-"""What a check function receives (the submission, safely read) and how it reports.
-
-A check returns a Verdict: an empty list of problems is a pass. Each problem says what was
-observed and how to fix it. `Fail` ends a check early with one problem; `Skip` says that a
-requirement is missing (with the command that provides it): a skip is never a pass.
-"""
+"""What a check function receives: the submission, safely read (how it reports: grader.verdict)."""
 
 from __future__ import annotations
 
@@ -18,31 +13,9 @@ import yaml
 
 from grader import safeyaml
 from grader.spec import REPO_ROOT, CheckSpec, LabSpec
+from grader.verdict import Fail, Skip
 
 MAX_TEXT_BYTES = 2_000_000
-
-
-class Fail(Exception):
-    """The check failed; the message is the feedback (observed + fix)."""
-
-
-class Skip(Exception):
-    def __init__(self, reason: str, provide: str = "") -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.provide = provide
-
-
-@dataclass
-class Verdict:
-    problems: list[str] = field(default_factory=list)
-    info: str = ""
-    # Sub-point id -> its problems, for checks with declared sub-points (partial credit).
-    parts: dict[str, list[str]] = field(default_factory=dict)
-
-    @property
-    def passed(self) -> bool:
-        return not self.problems and not any(self.parts.values())
 
 
 @dataclass

@@ -16,9 +16,10 @@ import uuid
 from pathlib import Path
 
 from grader import catalog, requirements
-from grader.context import Context, Fail, Skip, Verdict, cap
+from grader.context import Context, cap
 from grader.results import CheckResult, LabResult, PartResult, Status
 from grader.spec import CheckSpec, LabSpec
+from grader.verdict import Fail, Skip, Verdict
 from grader.version import GRADER_VERSION
 
 MAX_FEEDBACK = 4000

@@ -6,7 +6,8 @@ from __future__ import annotations
 import subprocess
 import time
 
-from grader.context import Context, Fail, cap, run_tool
+from grader.context import Context, cap, run_tool
+from grader.verdict import Fail
 
 LIMITS = [
     "--memory", "1g",

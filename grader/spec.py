@@ -14,6 +14,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from grader import catalog
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 LABS_DIR = REPO_ROOT / "labs"
 LAB_DIR_RE = re.compile(r"^(\d\d)-[a-z0-9-]+$")
@@ -109,8 +111,6 @@ def _one_line(exc: ValidationError) -> str:
 
 def load_lab(path: Path) -> LabSpec:
     """Parse and validate one lab.yaml; SpecError with `file: field: problem` on any defect."""
-    from grader import catalog  # the registry of check functions, to verify every name resolves
-
     match = LAB_DIR_RE.match(path.parent.name)
     if not match:
         raise SpecError(f"{path}: the folder must be named NN-slug")

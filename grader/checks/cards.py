@@ -4,21 +4,22 @@ row carries its model card's quality figure; an int8 row is compared with the fp
 from __future__ import annotations
 
 from grader.catalog import register
-from grader.checks.decision import TABLE, _num, table
-from grader.context import Context, Verdict
+from grader.checks.decision import TABLE, number, table
+from grader.context import Context
+from grader.verdict import Verdict
 
 
 @register("cards.quantized_quality")
 def quantized_quality(ctx: Context, results: str = TABLE, max_drop: float = 0.02) -> Verdict:
     rows = table(ctx, results)
-    fp32 = {r["model"]: _num(r["quality"]) for r in rows if r["precision"] == "fp32"}
+    fp32 = {r["model"]: number(r["quality"]) for r in rows if r["precision"] == "fp32"}
     problems, compared = [], 0
     for r in rows:
         base = fp32.get(r["model"])
         if r["precision"] != "int8" or base is None:
             continue
         compared += 1
-        drop = base - _num(r["quality"])
+        drop = base - number(r["quality"])
         if not drop <= max_drop:
             problems.append(
                 f"{r['config']}: {r['quality_metric']} {r['quality']} is {drop:.3f} below fp32 ({base:g}), "

@@ -6,7 +6,8 @@ import ast
 import sys
 
 from grader.catalog import register
-from grader.context import Context, Fail, Verdict
+from grader.context import Context
+from grader.verdict import Fail, Verdict
 
 SIGNATURES = {"infer_v2": ["base_url", "model", "rows"], "predict_v1": ["base_url", "model", "rows"], "main": None}
 ENDPOINTS = {

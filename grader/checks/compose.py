@@ -15,7 +15,8 @@ from typing import Any
 
 from grader.catalog import register
 from grader.checks.findings import Finding
-from grader.context import Context, Fail, Skip, Verdict
+from grader.context import Context
+from grader.verdict import Fail, Skip, Verdict
 
 COMPOSE = "docker-compose.yml"
 NGINX = "docker/lb/nginx.conf"
@@ -38,9 +39,9 @@ def interpolate(value: str) -> str:
     return _DEFAULT.sub(lambda m: m.group(1) or "", value)
 
 
-def _services(compose: Any) -> dict[str, dict]:
-    services = compose.get("services") if isinstance(compose, dict) else None
-    return {k: v for k, v in services.items() if isinstance(v, dict)} if isinstance(services, dict) else {}
+def services(compose: Any) -> dict[str, dict]:
+    found = compose.get("services") if isinstance(compose, dict) else None
+    return {k: v for k, v in found.items() if isinstance(v, dict)} if isinstance(found, dict) else {}
 
 
 def _f(check: str, service: str, field: str, message: str) -> Finding:
@@ -48,10 +49,10 @@ def _f(check: str, service: str, field: str, message: str) -> Finding:
 
 
 def check_lb(compose: dict) -> list[Finding]:
-    services = _services(compose)
-    if SERVER not in services:
+    by_name = services(compose)
+    if SERVER not in by_name:
         return [_f("lb", SERVER, "services", f"no `{SERVER}` service: the replicas are missing")]
-    lb = services.get(LB)
+    lb = by_name.get(LB)
     if lb is None:
         return [
             _f(
@@ -78,7 +79,7 @@ def check_lb(compose: dict) -> list[Finding]:
 
 def check_replicas(compose: dict, minimum: int = 2) -> list[Finding]:
     """The server can run as several replicas: no fixed name, no published port (the lb is the entry)."""
-    server = _services(compose).get(SERVER)
+    server = services(compose).get(SERVER)
     if server is None:
         return [_f("replicas", SERVER, "services", f"no `{SERVER}` service")]
     out = []
@@ -115,7 +116,7 @@ def _host_ip(port: Any) -> str | None:
 
 def check_loopback_ports(compose: dict) -> list[Finding]:
     out = []
-    for name, svc in _services(compose).items():
+    for name, svc in services(compose).items():
         for port in svc.get("ports") or []:
             ip = _host_ip(port)
             if ip not in ("127.0.0.1", "::1", "[::1]"):
@@ -132,9 +133,9 @@ def check_loopback_ports(compose: dict) -> list[Finding]:
 
 def check_healthchecks(compose: dict) -> list[Finding]:
     out = []
-    services = _services(compose)
+    by_name = services(compose)
     for name in (SERVER, LB):
-        hc = (services.get(name) or {}).get("healthcheck")
+        hc = (by_name.get(name) or {}).get("healthcheck")
         if not hc or hc.get("disable") or not hc.get("test") or hc.get("test") in (["NONE"], "NONE"):
             out.append(
                 _f(

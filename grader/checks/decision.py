@@ -15,12 +15,13 @@ import math
 import re
 
 from grader.catalog import register
-from grader.context import Context, Fail, Verdict
+from grader.context import Context
+from grader.verdict import Fail, Verdict
 
 DECISION = "labs/07-optimize/decision.md"
 TABLE = "labs/07-optimize/results/tradeoffs.csv"
 # "Chosen configuration: `digits-int8`" (bold, colon and backticks optional).
-_CHOSEN = re.compile(r"(?im)^\W*chosen(?:\s+configuration)?\W*[:=-]\s*\W*([A-Za-z0-9][A-Za-z0-9_.-]*)")
+CHOSEN = re.compile(r"(?im)^\W*chosen(?:\s+configuration)?\W*[:=-]\s*\W*([A-Za-z0-9][A-Za-z0-9_.-]*)")
 # "$0.0123 per million requests" / "cost per million requests: 0.0123 USD"
 _COST = re.compile(r"(?i)\$\s*([0-9]+(?:\.[0-9]+)?)|([0-9]+(?:\.[0-9]+)?)\s*(?:usd|dollars)")
 
@@ -39,7 +40,7 @@ def table(ctx: Context, path: str = TABLE) -> list[dict]:
     return rows
 
 
-def _num(value: str) -> float:
+def number(value: str) -> float:
     try:
         return float(value)
     except (TypeError, ValueError):
@@ -54,13 +55,13 @@ def rivals(rows: list[dict], config: str) -> list[str]:
     typed = [
         {
             **r,
-            "quality": _num(r["quality"]),
-            "usd_per_million": r["usd_per_million"] and _num(r["usd_per_million"]),
+            "quality": number(r["quality"]),
+            "usd_per_million": r["usd_per_million"] and number(r["usd_per_million"]),
         }
         for r in rows
     ]
     mine = next(r for r in typed if r["config"] == config)
-    margin = _num(mine.get("noise_margin", ""))
+    margin = number(mine.get("noise_margin", ""))
     margin = tradeoffs.NOISE_MARGIN if math.isnan(margin) else margin
     return [o["config"] for o in typed if tradeoffs.beats(o, mine, margin)]
 
@@ -77,7 +78,7 @@ def quoted_cost(text: str) -> float | None:
 @register("decision.choice")
 def choice(ctx: Context, decision: str = DECISION, results: str = TABLE, tolerance: float = 0.0001) -> Verdict:
     text = ctx.text(decision)
-    m = _CHOSEN.search(text)
+    m = CHOSEN.search(text)
     if not m:
         raise Fail(f"{decision} names no choice: add a line `Chosen configuration: <config id from {results}>`")
     chosen = m.group(1)
@@ -97,7 +98,7 @@ def choice(ctx: Context, decision: str = DECISION, results: str = TABLE, toleran
             f"against ${row['usd_per_million'] or 'no cost'} per million (beyond the noise margin) with quality "
             f"{best['quality']} against {row['quality']}; pick one on the Pareto front"
         )
-    table_cost = _num(row["usd_per_million"])
+    table_cost = number(row["usd_per_million"])
     cost = quoted_cost(text)
     # The table rounds to 4 decimals: one unit of the last digit, or 2% for large costs.
     allowed = max(tolerance, 0.02 * table_cost) if not math.isnan(table_cost) else tolerance

@@ -12,7 +12,8 @@ from pathlib import Path
 
 from grader.catalog import register
 from grader.checks.findings import Finding
-from grader.context import Context, Fail, Skip, Verdict, cap, run_tool
+from grader.context import Context, cap, run_tool
+from grader.verdict import Fail, Skip, Verdict
 
 DOCKERFILE = "model_server/Dockerfile"
 

@@ -7,7 +7,8 @@ import json
 import sys
 
 from grader.catalog import register
-from grader.context import Context, Fail, Verdict, cap, run_tool
+from grader.context import Context, cap, run_tool
+from grader.verdict import Fail, Verdict
 from loadtest import hpa_verify
 
 HPA = "k8s/base/hpa.yaml"

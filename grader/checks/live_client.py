@@ -24,9 +24,10 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from grader import requirements, sandbox
 from grader.catalog import register
-from grader.context import Context, Fail, Skip, Verdict, cap
+from grader.context import Context, cap
 from grader.requirements import SERVER_IMAGE
 from grader.spec import REPO_ROOT
+from grader.verdict import Fail, Skip, Verdict
 from loadtest import preflight
 from loadtest.local_server import LocalServer
 

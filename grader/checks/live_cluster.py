@@ -7,7 +7,8 @@ import json
 
 from grader.catalog import register
 from grader.checks.kubernetes import kubectl
-from grader.context import Context, Fail, Verdict, cap, run_tool
+from grader.context import Context, cap, run_tool
+from grader.verdict import Fail, Verdict
 
 NAMESPACE = "ai-hosting-labs"
 KUBE_CONTEXT = "kind-ai-hosting-labs"

@@ -23,9 +23,10 @@ from functools import partial
 from pathlib import Path
 
 from grader.catalog import register
-from grader.checks.compose import COMPOSE, NGINX, SERVER, _services
-from grader.context import Context, Fail, Verdict, cap, run_tool
+from grader.checks.compose import COMPOSE, NGINX, SERVER, services
+from grader.context import Context, cap, run_tool
 from grader.requirements import BASE_IMAGE, SERVER_IMAGE
+from grader.verdict import Fail, Verdict
 from loadtest.local_server import free_port
 from loadtest.preflight import poll
 
@@ -46,7 +47,7 @@ def vet(compose: dict, root: Path) -> list[str]:
                 problems.append(f"{key[:-1]} {name} reads {spec['file']} from outside the submission")
     for inc in compose.get("include") or []:
         problems.append(f"include {inc}: put everything in one file; the grader does not read others")
-    for name, svc in _services(compose).items():
+    for name, svc in services(compose).items():
         env_files = svc.get("env_file") or []
         for env_file in [env_files] if isinstance(env_files, str | dict) else env_files:
             src = str(env_file.get("path", "") if isinstance(env_file, dict) else env_file)

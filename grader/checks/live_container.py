@@ -9,8 +9,9 @@ from __future__ import annotations
 from grader import builds, sandbox
 from grader.catalog import register
 from grader.checks.dockerfile import DOCKERFILE, POLICIES, parse, remote_sources
-from grader.context import Context, Fail, Verdict, cap
+from grader.context import Context, cap
 from grader.requirements import BASE_IMAGE
+from grader.verdict import Fail, Verdict
 
 
 @register("container.ready")

@@ -10,7 +10,8 @@ import math
 from pathlib import Path
 
 from grader.catalog import register
-from grader.context import Context, Fail, Verdict
+from grader.context import Context
+from grader.verdict import Fail, Verdict
 from loadtest import slo as slo_mod
 
 SLO = "labs/06-measure/slo.yaml"

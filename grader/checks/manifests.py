@@ -10,7 +10,8 @@ from pathlib import Path
 
 from grader.catalog import register
 from grader.checks import kubernetes
-from grader.context import Context, Fail, Verdict
+from grader.context import Context
+from grader.verdict import Fail, Verdict
 
 OVERLAY = "k8s/overlays/kind"
 KIND_CONFIG = "k8s/kind-cluster.yaml"

@@ -13,7 +13,8 @@ from typing import Any
 import yaml
 
 from grader.catalog import register
-from grader.context import Context, Fail, Skip, Verdict
+from grader.context import Context
+from grader.verdict import Fail, Skip, Verdict
 
 
 def _reference_yaml(ctx: Context, rel: str) -> Any:

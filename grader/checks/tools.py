@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from grader import doctor
 from grader.catalog import register
-from grader.context import Context, Verdict
+from grader.context import Context
+from grader.verdict import Verdict
 
 
 @register("tools.present")

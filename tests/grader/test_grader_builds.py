@@ -13,7 +13,8 @@ import pytest
 from grader import builds, requirements, spec
 from grader.checks.dockerfile import remote_sources
 from grader.checks.live_container import container_ready
-from grader.context import Context, Fail
+from grader.context import Context
+from grader.verdict import Fail
 from tests.conftest import require_docker
 from tests.grader.conftest import ROOT
 
@@ -158,7 +159,7 @@ def test_a_multi_stage_build_leaves_no_layer(ctx: Context, tmp_path: Path) -> No
 
 
 def test_without_the_means_to_bound_a_build_only_a_self_check_builds(monkeypatch, tmp_path: Path) -> None:
-    from grader.context import Skip
+    from grader.verdict import Skip
 
     monkeypatch.setattr(builds, "bounded_here", lambda: "systemd 2")
     lab = spec.resolve("02")

@@ -89,7 +89,7 @@ def _table(root: Path) -> dict[str, dict]:
 
 
 def _chosen(root: Path) -> str:
-    from grader.checks.decision import _CHOSEN
+    from grader.checks.decision import CHOSEN as _CHOSEN
 
     match = _CHOSEN.search((root / DECISION).read_text())
     assert match, "the reference decision.md names no choice"

@@ -9,7 +9,8 @@ import pytest
 
 from grader import spec
 from grader.checks.hpa_prediction import observed
-from grader.context import Context, Fail
+from grader.context import Context
+from grader.verdict import Fail
 from tests.grader.conftest import copy_lab
 
 HEADER = "time,replicas,desired,current,ready,cpu_utilization"

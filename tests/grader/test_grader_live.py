@@ -13,7 +13,8 @@ import pytest
 
 from grader import requirements, spec
 from grader.checks.live_client import client_live
-from grader.context import Context, Fail
+from grader.context import Context
+from grader.verdict import Fail
 from tests.grader.conftest import ROOT, copy_lab, grade
 
 pytestmark = pytest.mark.docker

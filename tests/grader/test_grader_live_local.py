@@ -41,8 +41,9 @@ def test_a_client_that_only_prints_the_labels_fails(tmp_path: Path) -> None:
 
 def test_a_hanging_client_is_stopped(tmp_path: Path) -> None:
     from grader.checks.live_client import client_live
-    from grader.context import Context, Fail
+    from grader.context import Context
     from grader.spec import resolve
+    from grader.verdict import Fail
 
     root = copy_lab("01", tmp_path)
     # It starts a child too: the deadline ends the client's whole session.

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from grader import catalog, requirements, runner
-from grader.context import Context, Verdict
+from grader.context import Context
 from grader.spec import CheckSpec, LabSpec
+from grader.verdict import Verdict
 
 cleaned = threading.Event()
 
