@@ -6,7 +6,6 @@ Locust (and so gevent's monkey-patching) is imported only by the commands that g
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Annotated, NoReturn
@@ -44,10 +43,13 @@ def _patch_first() -> None:
 def _pin(cpus: str | None) -> None:
     """Pins this process (the load generator) to the given cores, e.g. '1'."""
     if cpus:
-        if not hasattr(os, "sched_setaffinity"):  # macOS has no CPU affinity API
+        # Imported here: the harness's module-level imports stay free of the server package.
+        from model_server.cpus import pin, pinnable_cores
+
+        if pinnable_cores() is None:  # macOS has no CPU affinity API
             _fail(f"--cpus {cpus!r}: pinning is not available on {sys.platform}; run without --cpus")
         try:
-            os.sched_setaffinity(0, {int(c) for c in cpus.split(",")})
+            pin(int(c) for c in cpus.split(","))
         except (ValueError, OSError) as exc:
             _fail(f"--cpus {cpus!r}: {exc}")
 

@@ -9,8 +9,6 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from loadtest import preflight
@@ -22,29 +20,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind((LOOPBACK, 0))
         return s.getsockname()[1]
-
-
-def usable_cores() -> list[int] | None:
-    """The cores this process may run on (its affinity mask, e.g. under taskset or a container's
-    cpuset), sorted; None where the platform cannot pin (macOS has no sched_*affinity)."""
-    if not hasattr(os, "sched_getaffinity") or not hasattr(os, "sched_setaffinity"):
-        return None
-    return sorted(os.sched_getaffinity(0))
-
-
-@contextmanager
-def pinned(cpu: int) -> Iterator[bool]:
-    """Pins the calling thread to one core for the block: onnxruntime with one intra-op thread runs on it.
-    Yields whether it pinned: on a platform without CPU affinity (macOS) it pins nothing."""
-    if usable_cores() is None:
-        yield False
-        return
-    previous = os.sched_getaffinity(0)
-    os.sched_setaffinity(0, {cpu})
-    try:
-        yield True
-    finally:
-        os.sched_setaffinity(0, previous)
 
 
 def _die_with_parent() -> None:

@@ -11,11 +11,11 @@ from onnxruntime import SessionOptions
 
 from model_server.batcher import Batcher
 from model_server.config import Settings
+from model_server.cpus import available_cpus
 from model_server.errors import ModelNotFound, NotReady
 from model_server.metrics import Metrics
 from model_server.repository import ModelCard, RepositoryError, resolve_default_versions, scan
 from model_server.runtime import OnnxModel, build_model, session_options
-from model_server.threads import available_cpus
 
 log = logging.getLogger(__name__)
 

@@ -21,9 +21,10 @@ from rich.console import Console
 from rich.table import Table
 
 from loadtest import preflight
-from loadtest.local_server import LocalServer, usable_cores
+from loadtest.local_server import LocalServer
 from loadtest.studies.bench_server import THREADS, Bench, configurations, place, raw_limit, served
 from loadtest.studies.peers import PEERS, REPO_ROOT, Peer, PeerError, ensure_venv
+from model_server.cpus import pin, pinnable_cores
 
 OURS = "ours"
 KEYS = ("rps", "p50_ms", "p99_ms", "p99_over_p50", "cpu_share", "loadgen_cpu_share", "rows_per_cpu_s")
@@ -156,7 +157,7 @@ def main(bench: Bench, models: list[str], peers: list[str], venvs: Path) -> int:
     unknown = sorted(set(peers) - set(PEERS))
     if unknown:
         raise ValueError(f"unknown peer(s) {', '.join(unknown)}; choose from {', '.join(PEERS)}")
-    bench = dataclasses.replace(bench, where=place(usable_cores()))
+    bench = dataclasses.replace(bench, where=place(pinnable_cores()))
     errors: dict[str, str] = {}
     pythons: dict[str, str] = {}
     for name in peers:
@@ -167,7 +168,7 @@ def main(bench: Bench, models: list[str], peers: list[str], venvs: Path) -> int:
             errors[name] = str(exc)
             print(f"    {name} skipped: {exc}", flush=True)
     if bench.where.loadgen is not None:
-        os.sched_setaffinity(0, {bench.where.loadgen})  # this process is the load generator
+        pin({bench.where.loadgen})  # this process is the load generator
     results: dict = {
         "method": f"closed-loop Locust clients sending one row each (keep-alive), {bench.warmup:g} s warm-up, "
         f"{bench.duration:g} s measured; {bench.where.describe()}; onnxruntime intra-op threads {THREADS} in every "

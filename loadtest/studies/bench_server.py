@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
-import os
 import random
 import statistics
 import time
@@ -27,7 +26,8 @@ from rich.console import Console
 from rich.table import Table
 
 from loadtest import payloads
-from loadtest.local_server import LocalServer, pinned, usable_cores
+from loadtest.local_server import LocalServer
+from model_server.cpus import pin, pinnable_cores, pinned
 from model_server.repository import default_version, scan
 from model_server.runtime import build_model, session_options
 
@@ -267,9 +267,9 @@ def print_table(results: dict, out: Path) -> None:
 
 def main(bench: Bench, models: list[str]) -> int:
     """Runs the benchmark and writes `bench.out` (JSON). Raises ValueError for a machine it cannot run on."""
-    bench = dataclasses.replace(bench, where=place(usable_cores()))
+    bench = dataclasses.replace(bench, where=place(pinnable_cores()))
     if bench.where.loadgen is not None:
-        os.sched_setaffinity(0, {bench.where.loadgen})  # this process is the load generator
+        pin({bench.where.loadgen})  # this process is the load generator
     results = {
         "method": f"closed-loop Locust clients sending one row each, {bench.warmup:g} s warm-up; "
         f"{bench.where.describe()}; onnxruntime intra-op threads {THREADS}; "

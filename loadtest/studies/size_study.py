@@ -25,9 +25,9 @@ from onnxruntime.quantization import QuantType, quantize_dynamic
 from rich.table import Table
 
 from loadtest import report
-from loadtest.local_server import pinned, usable_cores
 from loadtest.percentiles import nearest_rank
 from model_server.builders import digits
+from model_server.cpus import pinnable_cores, pinned
 
 LAYERS, MAX_ITER = 3, 20  # digits-large is 3 x 2048 with 20 iterations: the widest row is that model
 WIDTHS, QUICK_WIDTHS = (64, 256, 1024, 2048), (32, 128)
@@ -154,7 +154,7 @@ def run(out: Path, quick: bool) -> list[dict]:
         paths[int8], hidden[int8] = Path(tmp) / f"{int8}.onnx", widest
         quantize_dynamic(paths[f"width-{widest}"], paths[int8], weight_type=QuantType.QInt8)
         report.console.print(f"measuring {len(paths)} models ({time.monotonic() - started:.0f} s elapsed)")
-        cores = usable_cores()
+        cores = pinnable_cores()
         # One of the cores this process may use for the measured thread, when there is a spare.
         core = cores[0] if cores and len(cores) >= 2 else None
         with pinned(core) if core is not None else nullcontext(False) as was_pinned:

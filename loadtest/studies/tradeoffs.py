@@ -31,11 +31,9 @@ from __future__ import annotations
 import csv
 import json
 import math
-import os
 import statistics
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,8 +45,9 @@ from rich.table import Table
 
 from loadtest import capacity, preflight, report
 from loadtest import slo as slo_mod
-from loadtest.local_server import LocalServer, usable_cores
+from loadtest.local_server import LocalServer
 from loadtest.studies import server_metrics
+from model_server.cpus import pinnable_cores, pinned
 from model_server.repository import RepositoryError, read_card
 
 BASE_ARGS = [
@@ -240,32 +239,19 @@ class Cores:
 
     @classmethod
     def plan(cls) -> Cores:
-        cores = usable_cores()
+        cores = pinnable_cores()
         if not cores or len(cores) < 2:
             return cls(None, None, None)
         return cls(str(cores[0]), f"{cores[0]},{cores[1]}", cores[1])
 
     def note(self) -> str:
         if self.generator is None:
-            why = "this platform cannot pin" if usable_cores() is None else "fewer than 2 usable cores"
+            why = "this platform cannot pin" if pinnable_cores() is None else "fewer than 2 usable cores"
             return f"Not pinned ({why}): generator and server share the CPU."
         return (
             f"Server pinned to core {self.server}, load generator to core {self.generator} "
             f"(2-thread configurations use cores {self.both}, shared with the generator)."
         )
-
-
-@contextmanager
-def generator_pinned(cores: Cores) -> Iterator[None]:
-    if cores.generator is None:
-        yield
-        return
-    previous = os.sched_getaffinity(0)
-    os.sched_setaffinity(0, {cores.generator})
-    try:
-        yield
-    finally:
-        os.sched_setaffinity(0, previous)
 
 
 def measure(cfg: Config, repo: Path, out: Path, duration: float, cores: Cores) -> dict:
@@ -473,7 +459,7 @@ def main(
     started = time.monotonic()
     # Rounds go over the whole matrix, so a burst of background load hits one repeat of many
     # configurations rather than every repeat of one.
-    with generator_pinned(cores):
+    with pinned(cores.generator) if cores.generator is not None else nullcontext(False):
         for k in range(1, repeats + 1):
             for n, cid in enumerate(ids, 1):
                 cfg = by_id[cid]

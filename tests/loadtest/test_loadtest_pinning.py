@@ -6,13 +6,13 @@ import os
 
 import pytest
 
-from loadtest import local_server
 from loadtest.studies.tradeoffs import Cores
+from model_server import cpus
 
 
 def test_studies_pin_to_the_cores_the_process_may_use(monkeypatch):
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {7, 4, 9})  # e.g. a container's cpuset
-    assert local_server.usable_cores() == [4, 7, 9]
+    assert cpus.pinnable_cores() == [4, 7, 9]
     cores = Cores.plan()
     assert (cores.server, cores.both, cores.generator) == ("4", "4,7", 7)
     assert "core 4" in cores.note() and "core 7" in cores.note()
@@ -27,8 +27,8 @@ def test_one_usable_core_pins_nothing(monkeypatch):
 def test_on_macos_nothing_is_pinned_and_nothing_crashes(monkeypatch):
     for name in ("sched_getaffinity", "sched_setaffinity"):  # macOS has neither
         monkeypatch.delattr(os, name, raising=False)
-    assert local_server.usable_cores() is None
-    with local_server.pinned(0) as was_pinned:
+    assert cpus.pinnable_cores() is None
+    with cpus.pinned(0) as was_pinned:
         assert was_pinned is False
     assert "this platform cannot pin" in Cores.plan().note()
 
@@ -37,6 +37,6 @@ def test_on_macos_nothing_is_pinned_and_nothing_crashes(monkeypatch):
 def test_pinned_restores_the_previous_cores():
     before = os.sched_getaffinity(0)
     core = min(before)
-    with local_server.pinned(core) as was_pinned:
+    with cpus.pinned(core) as was_pinned:
         assert was_pinned and os.sched_getaffinity(0) == {core}
     assert os.sched_getaffinity(0) == before

@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from model_server.threads import available_cpus, cgroup_cpu_quota, usable_cores
+from model_server.cpus import available_cpus, cgroup_cpu_quota, usable_cores
 
 
 def test_v2_quota(tmp_path):
