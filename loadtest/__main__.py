@@ -248,6 +248,9 @@ def hpa(
     start_replicas: Annotated[int | None, options.count("Replicas at t=0  [default: minReplicas]", 1, 10_000)] = None,
     pod_ready_s: Annotated[float, options.number("Seconds from a pod's creation to ready", 0, 3600)] = 20.0,
     sync_s: Annotated[float, options.number("Controller sync period in seconds", 1, 600)] = 15.0,
+    metrics_lag_s: Annotated[
+        float, options.number("Seconds from the pods' CPU use to the controller reading it (cluster: ~30)", 0, 600)
+    ] = 0.0,
     json_out: Annotated[bool, typer.Option("--json", help='Print {"syncs": [...]} instead of the table')] = False,
     out: Annotated[Path | None, options.results_folder("Folder for hpa-whatif.csv, .json and .png")] = None,
 ) -> None:
@@ -258,14 +261,14 @@ def hpa(
     try:
         autoscaler = hpa_mod.load_hpa(hpa_file)
         profile = hpa_mod.read_load(load)
-        syncs = hpa_mod.simulate(autoscaler, profile, capacity_rps, start_replicas, pod_ready_s, sync_s)
+        syncs = hpa_mod.simulate(autoscaler, profile, capacity_rps, start_replicas, pod_ready_s, sync_s, metrics_lag_s)
     except hpa_mod.HpaError as exc:
         _fail(str(exc))
     if json_out:
         typer.echo(hpa_report.as_json(syncs))
     else:
         start = autoscaler.min_replicas if start_replicas is None else start_replicas
-        lines = hpa_report.describe(autoscaler, capacity_rps, pod_ready_s, sync_s)
+        lines = hpa_report.describe(autoscaler, capacity_rps, pod_ready_s, sync_s, metrics_lag_s)
         lines += ["", *hpa_report.table(syncs), "", *hpa_report.decisions(syncs, start)]
         typer.echo("\n".join(lines))
     if out is not None:

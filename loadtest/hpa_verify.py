@@ -4,7 +4,9 @@ tolerances (lab 05's point, checked by `labs/05-autoscale/compare.py` and the gr
 The two timelines start at their own t=0 (the load's start; the recorder starts a moment before it), so times
 are compared with a tolerance of whole HPA syncs:
 - the peak replica count within PEAK_TOLERANCE replicas;
-- the time the peak is first reached within TIME_TOLERANCE_SYNCS syncs;
+- the time each timeline first comes within PEAK_TOLERANCE of its own peak, within TIME_TOLERANCE_SYNCS syncs (the
+  last replica of a climb is added when the utilization crosses the tolerance band around the target, which on a
+  real cluster can take minutes of noise: the time to the peak itself would measure that noise, not the model);
 - the first scale-down after the load drops not before the scale-down stabilization window has passed (less one
   sync for the recorder's offset): an HPA that shrinks earlier did not apply the window the prediction assumed.
 """
@@ -26,13 +28,15 @@ def predicted_points(prediction: dict) -> Points:
 
 
 def observed_points(text: str, where: str) -> Points:
-    """A recorded timeline (`make hpa-watch` / `make k8s-loadtest`: time in epoch seconds, replicas), from t=0."""
+    """A recorded timeline (`make hpa-watch` / `make k8s-loadtest`: time in epoch seconds, replicas, desired), from
+    t=0. The HPA's decision is `desired` (status.desiredReplicas), what the prediction's replicas are; `replicas`
+    (status.currentReplicas) follows it a sync later, so it is the fallback for rows without a decision."""
     rows = [r for r in csv.DictReader(text.splitlines()) if (r.get("replicas") or "").strip()]
     if not rows:
         raise ValueError(f"{where} has no rows with a replica count (columns time,replicas,...)")
     try:
         t0 = float(rows[0]["time"])
-        return [(float(r["time"]) - t0, int(r["replicas"])) for r in rows]
+        return [(float(r["time"]) - t0, int((r.get("desired") or "").strip() or r["replicas"])) for r in rows]
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"{where}: a row lacks a number in time or replicas ({exc})") from None
 
@@ -50,20 +54,21 @@ def load_drop_s(step_load_csv: str) -> float:
 class Shape:
     start: int
     peak: int
-    peak_t: float
+    near_peak_t: float  # first time within PEAK_TOLERANCE of the peak (above the start)
     down_t: float | None  # first decrease after the load drops (None: never)
 
     @classmethod
     def of(cls, points: Points, load_drop_s: float) -> Shape:
         peak = max(r for _, r in points)
-        peak_t = next(t for t, r in points if r == peak)
+        near = peak - PEAK_TOLERANCE if peak - PEAK_TOLERANCE > points[0][1] else peak
+        near_peak_t = next(t for t, r in points if r >= near)
         down_t, before = None, None
         for t, r in points:
             if t >= load_drop_s and before is not None and r < before:
                 down_t = t
                 break
             before = r
-        return cls(points[0][1], peak, peak_t, down_t)
+        return cls(points[0][1], peak, near_peak_t, down_t)
 
 
 @dataclass(frozen=True)
@@ -80,7 +85,7 @@ class Verdict:
         rows = [
             ("start replicas", str(p.start), str(o.start)),
             ("peak replicas", str(p.peak), str(o.peak)),
-            ("peak first reached", f"{p.peak_t:.0f} s", f"{o.peak_t:.0f} s"),
+            (f"within {PEAK_TOLERANCE} of the peak", f"{p.near_peak_t:.0f} s", f"{o.near_peak_t:.0f} s"),
             ("first scale-down after the drop", down(p), down(o)),
         ]
         width = max(len(r[0]) for r in rows)
@@ -97,9 +102,9 @@ def verify(
     problems = []
     if abs(o.peak - p.peak) > PEAK_TOLERANCE:
         problems.append(f"peak of {o.peak} replicas observed, {p.peak} predicted (tolerance {PEAK_TOLERANCE})")
-    if abs(o.peak_t - p.peak_t) > TIME_TOLERANCE_SYNCS * sync_s:
+    if abs(o.near_peak_t - p.near_peak_t) > TIME_TOLERANCE_SYNCS * sync_s:
         problems.append(
-            f"peak first reached at {o.peak_t:.0f} s, predicted {p.peak_t:.0f} s "
+            f"within {PEAK_TOLERANCE} of the peak at {o.near_peak_t:.0f} s, predicted {p.near_peak_t:.0f} s "
             f"(tolerance {TIME_TOLERANCE_SYNCS} syncs of {sync_s:g} s)"
         )
     earliest = load_drop_s + stabilization_s - sync_s

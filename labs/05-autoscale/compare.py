@@ -3,8 +3,9 @@
     python labs/05-autoscale/compare.py                                  # the defaults below
     python labs/05-autoscale/compare.py --observed results/hpa-watch.csv --out results/labs/05/compare.png
 
---prediction is the what-if tool's --json output; --observed is the CSV of `make hpa-watch` / `make k8s-loadtest`
-(time,replicas,desired,current,ready,cpu_utilization, epoch seconds). Both start at their own t=0.
+--prediction is the what-if tool's --json output; --observed is the CSV of `make k8s-loadtest` / `make hpa-watch`
+(time,replicas,desired,current,ready,cpu_utilization, epoch seconds), by default the copy the grader reads. Both
+start at their own t=0.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ def summary(name: str, series: list[tuple[float, int]]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--prediction", type=Path, default=Path("labs/05-autoscale/prediction.json"))
-    parser.add_argument("--observed", type=Path, default=Path("results/k8s-loadtest/hpa.csv"))
+    parser.add_argument("--observed", type=Path, default=Path("labs/05-autoscale/observed.csv"))
     parser.add_argument("--out", type=Path, default=Path("results/labs/05/compare.png"))
     parser.add_argument("--hpa", type=Path, default=Path("k8s/base/hpa.yaml"), help="its scale-down window")
     parser.add_argument("--load", type=Path, default=Path("labs/05-autoscale/step-load.csv"), help="when load drops")

@@ -20,7 +20,9 @@ def _rules(rules: ScalingRules) -> str:
     return f"window {rules.stabilization_s} s, {rules.select_policy} of [{policies}]"
 
 
-def describe(hpa: Autoscaler, capacity_rps: float, pod_ready_s: float, sync_s: float) -> list[str]:
+def describe(
+    hpa: Autoscaler, capacity_rps: float, pod_ready_s: float, sync_s: float, metrics_lag_s: float = 0.0
+) -> list[str]:
     if hpa.scale_up is None or hpa.scale_down is None:
         behavior = "no behavior: scale-up at most max(2 x current, 4) per sync, scale-down after a 300 s window"
     else:
@@ -29,7 +31,7 @@ def describe(hpa: Autoscaler, capacity_rps: float, pod_ready_s: float, sync_s: f
         f"HPA {hpa.name}: {hpa.min_replicas}-{hpa.max_replicas} replicas, CPU target {hpa.target_utilization}%",
         f"  {behavior}",
         f"  a replica serves {capacity_rps:g} rps at 100% CPU; new pods ready after {pod_ready_s:g} s; "
-        f"sync every {sync_s:g} s",
+        f"sync every {sync_s:g} s" + (f", reading the CPU of {metrics_lag_s:g} s before" if metrics_lag_s else ""),
         f"  no change while utilization / target is in [{1 - hpa.tolerance_down:g}, {1 + hpa.tolerance_up:g}]",
         *(f"  note: {note}" for note in hpa.notes),
     ]

@@ -5,8 +5,11 @@ Model of the pods (the simulation's assumptions, not the controller's):
   100 x share / capacity-rps percent of its request, exactly (no noise, no CPU limit cap);
 - a new pod is created at the sync that scales up and becomes ready pod-ready-s later; before that
   it is unready. During the controller's CPU initialization period (300 s after the pod started), a
-  ready pod still counts as unready until one metric window (15 s, metrics-server's resolution) of
-  usage has been collected since it became ready; metrics are read fresh at each sync;
+  ready pod still counts as unready until the reading covers one metric window (15 s, metrics-server's
+  resolution) of usage since it became ready;
+- the CPU the controller reads at a sync is what the pods used metrics-lag-s earlier (0: fresh). On a cluster the
+  kubelet's usage window, metrics-server's scrape and the HPA's read add up to about half a minute, which is how
+  long a step in the load takes to show in `kubectl get hpa`;
 - every started pod has metrics (no missing-metrics pods arise in the simulation; the calculator
   handles them as the controller does);
 - a scale-down removes unready pods first, then the youngest, at once (terminating pods are ignored
@@ -116,9 +119,10 @@ def simulate(
     start_replicas: int | None = None,
     pod_ready_s: float = POD_READY_S,
     sync_s: float = SYNC_S,
+    metrics_lag_s: float = 0.0,
 ) -> list[Sync]:
     """One Sync per controller sync from t=0 to the last load row's t."""
-    return list(timeline(hpa, load, capacity_rps, start_replicas, pod_ready_s, sync_s))
+    return list(timeline(hpa, load, capacity_rps, start_replicas, pod_ready_s, sync_s, metrics_lag_s))
 
 
 def timeline(
@@ -128,25 +132,30 @@ def timeline(
     start_replicas: int | None = None,
     pod_ready_s: float = POD_READY_S,
     sync_s: float = SYNC_S,
+    metrics_lag_s: float = 0.0,
 ) -> Iterator[Sync]:
     """simulate(), one sync at a time (a caller may stop early)."""
     if capacity_rps <= 0 or not math.isfinite(capacity_rps):
         raise HpaError("capacity-rps must be a finite number > 0")
     if sync_s <= 0 or not math.isfinite(sync_s) or pod_ready_s < 0 or not math.isfinite(pod_ready_s):
         raise HpaError("sync-s must be > 0 and pod-ready-s >= 0, both finite")
+    if metrics_lag_s < 0 or not math.isfinite(metrics_lag_s):
+        raise HpaError("metrics-lag-s must be a finite number >= 0")
     start = hpa.min_replicas if start_replicas is None else start_replicas
     if start < 1:
         raise HpaError("start-replicas must be >= 1")
     capacity = Fraction(capacity_rps)
     cohorts = [_Cohort(-math.inf, -math.inf, start)]
+    history = [(-math.inf, list(cohorts))]  # the pods in place from each sync on, for the lagged reading
     controller = Controller(hpa)
     for i in range(math.floor(load[-1][0] / sync_s) + 1):
         t = i * sync_s
         rps = load_at(load, t)
         replicas = sum(c.count for c in cohorts)
         serving = sum(c.count for c in cohorts if c.ready_at <= t)
-        counted = sum(c.count for c in cohorts if _counts_ready(c, t))
-        usage = REQUEST_MILLICORES * Fraction(rps) / serving / capacity if serving else Fraction(0)
+        read_at = t - metrics_lag_s
+        counted = sum(c.count for c in cohorts if _counts_ready(c, t, read_at))
+        usage = _usage(load, history, read_at, capacity)
         metrics = [
             PodMetric(REQUEST_MILLICORES, usage, True, counted),
             PodMetric(REQUEST_MILLICORES, usage, False, serving - counted),  # within their first metric window
@@ -161,8 +170,18 @@ def timeline(
             cohorts.append(_Cohort(t, t + pod_ready_s, new - replicas))
         elif new < replicas:
             cohorts = _remove(cohorts, replicas - new, t)
+        history.append((t, list(cohorts)))
         reason = f"{rec.explanation}; {why}" if rec.replicas is not None else why
         yield Sync(t, rps, new, serving, rec.utilization, rec.replicas, reason)
+
+
+def _usage(
+    load: Sequence[tuple[float, float]], history: Sequence[tuple[float, list[_Cohort]]], at: float, capacity: Fraction
+) -> Fraction:
+    """Each serving pod's CPU (millicores) at time `at`: the load then, shared by the pods serving then."""
+    cohorts = next(c for since, c in reversed(history) if since <= at)
+    serving = sum(c.count for c in cohorts if c.ready_at <= at)
+    return REQUEST_MILLICORES * Fraction(load_at(load, at)) / serving / capacity if serving else Fraction(0)
 
 
 def _remove(cohorts: list[_Cohort], n: int, t: float) -> list[_Cohort]:
@@ -176,10 +195,11 @@ def _remove(cohorts: list[_Cohort], n: int, t: float) -> list[_Cohort]:
     return kept
 
 
-def _counts_ready(pod: _Cohort, t: float) -> bool:
-    """groupPods for CPU: unready before ready, and within the initialization period until one metric window passed."""
+def _counts_ready(pod: _Cohort, t: float, read_at: float) -> bool:
+    """groupPods for CPU: unready before ready, and within the initialization period until the reading (taken at
+    `read_at`) covers one metric window after the pod became ready."""
     if pod.ready_at > t:
         return False
     if t < pod.created + CPU_INITIALIZATION_PERIOD_S:
-        return t >= pod.ready_at + METRIC_WINDOW_S
+        return read_at >= pod.ready_at + METRIC_WINDOW_S
     return True

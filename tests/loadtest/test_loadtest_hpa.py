@@ -284,6 +284,25 @@ def test_new_pods_are_not_ready_before_pod_ready_s_and_then_wait_one_metric_wind
     assert syncs[-1].replicas == 6 and syncs[-1].utilization == 50
 
 
+def test_the_controller_reads_the_cpu_of_metrics_lag_s_before():
+    # A step from 50 to 200 rps at t=60 (capacity 100, target 50%): read fresh, the sync at 60 sees it; read 30 s
+    # late, the syncs at 60 and 75 still see 50% (no change) and the one at 90 scales up.
+    doc = parse_hpa([make_hpa(1, 10, 50)])
+    load = [(0, 50), (60, 200), (300, 200)]
+    fresh = simulate(doc, load, 100, pod_ready_s=0)
+    late = simulate(doc, load, 100, pod_ready_s=0, metrics_lag_s=30)
+    first_up = [next(s.t for s in syncs if s.replicas > 1) for syncs in (fresh, late)]
+    assert first_up == [60, 90]
+    assert [s.utilization for s in late if s.t in (75, 90)] == [50, 200]
+    # Pods added at 90 take their share of what the controller reads only once that reading postdates them.
+    assert late[-1].replicas == fresh[-1].replicas == 4
+
+
+def test_metrics_lag_must_be_finite_and_not_negative():
+    with pytest.raises(HpaError, match="metrics-lag-s must be a finite number >= 0"):
+        simulate(parse_hpa([make_hpa()]), [(0, 1), (60, 1)], 100, metrics_lag_s=-1)
+
+
 # ---- input files ----
 
 
