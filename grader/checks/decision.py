@@ -1,6 +1,6 @@
 """Lab 07: decision.md against the learner's own trade-off table (results/tradeoffs.csv).
 
-The table's columns are read from loadtest.studies.tradeoffs.COLUMNS at run time, so the check
+The table's columns are read from loadtest.tradeoff_table.COLUMNS at run time, so the check
 follows the study when its table changes. The choice must exist, have met the SLO, be on the
 Pareto front (recomputed with the study's own rule: cost and quality, cost differences within the
 table's noise margin are ties, so thirty noisy tables are judged by the same tolerance), and its
@@ -17,6 +17,7 @@ import re
 from grader.catalog import register
 from grader.context import Context
 from grader.verdict import Fail, Verdict
+from loadtest import tradeoff_table as tradeoffs
 
 DECISION = "labs/07-optimize/decision.md"
 TABLE = "labs/07-optimize/results/tradeoffs.csv"
@@ -27,8 +28,6 @@ _COST = re.compile(r"(?i)\$\s*([0-9]+(?:\.[0-9]+)?)|([0-9]+(?:\.[0-9]+)?)\s*(?:u
 
 
 def table(ctx: Context, path: str = TABLE) -> list[dict]:
-    from loadtest.studies import tradeoffs
-
     reader = csv.DictReader(io.StringIO(ctx.text(path)))
     header = reader.fieldnames or []
     missing = [c for c in tradeoffs.COLUMNS if c not in header]
@@ -48,10 +47,8 @@ def number(value: str) -> float:
 
 
 def rivals(rows: list[dict], config: str) -> list[str]:
-    """The configurations that dominate `config` by the study's own rule (loadtest.studies.tradeoffs.beats), with
+    """The configurations that dominate `config` by the study's own rule (loadtest.tradeoff_table.beats), with
     the noise margin the table was made with: a choice within the noise of the front is on it."""
-    from loadtest.studies import tradeoffs
-
     typed = [
         {
             **r,

@@ -38,15 +38,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
 from rich.table import Table
 
 from loadtest import capacity, preflight, report
 from loadtest import slo as slo_mod
 from loadtest.local_server import LocalServer
 from loadtest.studies import server_metrics
+from loadtest.tradeoff_table import COLUMNS, NOISE_MARGIN, dominated
 from model_server.cpus import pinnable_cores, pinned
 from model_server.repository import RepositoryError, read_card
 
@@ -69,7 +68,6 @@ BASE_ARGS = [
 RATES = {"digits": 100.0, "minilm": 25.0}
 USERS = {"digits": 20, "minilm": 10}  # each paced user sends every 200 ms (digits) or 400 ms (minilm)
 KEEP_UP = 0.95  # a configuration that served less than 95% of the offered rate missed it
-NOISE_MARGIN = 0.10  # relative cost differences within which two configurations tie
 DEFAULT_REPEATS = 3  # interleaved repeats: medians, and a measured CPU spread per configuration
 SERVER_FIGURES = ("queue_ms", "inference_ms", "batch_rows", "cpu_ms_per_request")  # from /metrics, per run
 
@@ -157,35 +155,6 @@ SWEEPS = {
 DEFAULT_DURATION_S, QUICK_DURATION_S = 15.0, 6.0
 WARMUP_S = 2.0
 
-# tradeoffs.csv columns: the grader reads config (the id), slo, usd_per_million and pareto; keep the names stable.
-COLUMNS = [
-    "config",
-    "description",
-    "model",
-    "version",
-    "precision",
-    "quality_metric",
-    "quality",
-    "size_mb",
-    "vcpus",
-    "offered_rps",
-    "rps",
-    "p50_ms",
-    "p95_ms",
-    "p99_ms",
-    "error_rate",
-    "server_queue_ms",
-    "server_inference_ms",
-    "batch_rows",
-    "cpu_ms_per_request",
-    "cpu_spread",
-    "slo",
-    "replicas",
-    "usd_per_million",
-    "noise_margin",
-    "pareto",
-]
-
 
 def card(repo: Path, model: str, version: str) -> dict:
     try:
@@ -206,27 +175,6 @@ def usd_per_million(cpu_ms_per_request: float, usd_per_vcpu_hour: float, headroo
     """Dollars per million requests for the CPU they use, with `headroom` of every vCPU kept free."""
     vcpu_hours = cpu_ms_per_request / 1000 * 1e6 / 3600
     return vcpu_hours * usd_per_vcpu_hour / (1 - headroom)
-
-
-def _cost(r: dict) -> float:
-    return r["usd_per_million"] if r["usd_per_million"] != "" else math.inf  # no cost (SLO missed): worst
-
-
-def beats(o: dict, r: dict, margin: float = NOISE_MARGIN) -> bool:
-    """o dominates r (same family): no worse on cost and quality, better on one. Costs within the margin tie;
-    the margin is the larger of `margin` and the CPU spread either row measured over its repeats."""
-    if o is r or o["quality_metric"] != r["quality_metric"]:
-        return False
-    m = max(margin, float(o.get("cpu_spread") or 0), float(r.get("cpu_spread") or 0))
-    a, b = _cost(o), _cost(r)
-    cost = 0 if a == b or (a * (1 + m) >= b and b * (1 + m) >= a) else (-1 if a < b else 1)
-    quality = 0 if o["quality"] == r["quality"] else (-1 if o["quality"] > r["quality"] else 1)
-    return max(cost, quality) <= 0 and min(cost, quality) < 0
-
-
-def dominated(rows: list[dict], margin: float = NOISE_MARGIN) -> set[str]:
-    """Ids beaten by another configuration of the same family (see `beats`)."""
-    return {r["config"] for r in rows if any(beats(o, r, margin) for o in rows)}
 
 
 @dataclass(frozen=True)
@@ -366,17 +314,18 @@ def pareto_chart(rows: list[dict], path: Path, p95_limit: float | None = None) -
     fig = pareto_figure(rows, p95_limit)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
 
 
-def pareto_figure(rows: list[dict], p95_limit: float | None = None):
+def pareto_figure(rows: list[dict], p95_limit: float | None = None) -> Figure:
     """Per model family: cost against quality (the plane the Pareto front lives in) and p95 against server CPU
     per request. Each configuration has its own colour, named in the legend (no labels on points, so close
     points never hide each other's names); front: filled circle, dominated: cross. A configuration that missed
     the SLO has no cost: it is listed in the cost panel's corner, not drawn at a cost it does not have."""
     tasks = sorted({r["quality_metric"] for r in rows})
-    fig, axes = plt.subplots(len(tasks), 2, figsize=(13, 4.8 * len(tasks)), squeeze=False)
-    tab10 = plt.get_cmap("tab10")
+    # A Figure of its own, not pyplot's: no global backend switch, nothing to close.
+    fig = Figure(figsize=(13, 4.8 * len(tasks)))
+    axes = fig.subplots(len(tasks), 2, squeeze=False)
+    tab10 = matplotlib.colormaps["tab10"]
     colours = [tab10(i) for i in range(10) if i != 3]  # no red: red marks a missed SLO
     for axrow, metric in zip(axes, tasks, strict=True):
         group = [r for r in rows if r["quality_metric"] == metric]

@@ -8,7 +8,8 @@ import math
 import pytest
 
 from loadtest.studies.server_metrics import between, parse
-from loadtest.studies.tradeoffs import COLUMNS, MATRIX, QUICK, RATES, SWEEP_ONLY, SWEEPS, dominated, usd_per_million
+from loadtest.studies.tradeoffs import MATRIX, QUICK, RATES, SWEEP_ONLY, SWEEPS, usd_per_million
+from loadtest.tradeoff_table import COLUMNS, dominated
 
 
 def row(config, p95, quality, cost, metric="accuracy", spread=0.0):
@@ -210,7 +211,9 @@ def test_quick_tradeoffs_write_table_and_chart(tmp_path, loadtest):
 def test_pareto_chart_names_configurations_without_overlaps_and_draws_no_cost_where_there_is_none():
     """pareto.png as a learner reads it: labels written next to points overlapped for the minilm rows, the
     'missed the SLO: no cost' marker sat at a cost on the cost axis, and a flat quality axis said nothing."""
-    from loadtest.studies.tradeoffs import pareto_figure, plt
+    import matplotlib.pyplot as plt
+
+    from loadtest.studies.tradeoffs import pareto_figure
 
     def r(config, cost, quality, metric, p95=50.0, cpu=5.0):
         return {
