@@ -239,15 +239,15 @@ rollout: k8s-tools ## Roll digits from model version 1 to 2 (DIGITS_VERSION) und
 cluster-down: ## Delete the kind cluster
 	$(K8S_ENV) scripts/k8s-cluster.sh down
 k8s-check: $(VENV)/.installed ## Offline: render every overlay, validate strictly, run the policy checks (no cluster needed)
-	$(PY) -m grader.doctor --manifests-only
+	$(PY) -m grader.ops.doctor --manifests-only
 k8s-podspec: image ## Offline: run the rendered pod spec under Docker as the kubelet would (probes, drain, grace period)
-	$(PY) -m grader.podspec --overlay $(K8S_OVERLAY) --image $(IMAGE)
+	$(PY) -m grader.ops.podspec --overlay $(K8S_OVERLAY) --image $(IMAGE)
 test-k8s: models ## Only the Kubernetes tests (offline + pod spec under Docker; the live kind suite skips unless KIND_TESTS=1)
 	$(PY) -m pytest tests/k8s tests/kind $(PYTEST_ARGS)
 test-kind: image ## Only the live kind suite: creates the cluster when there is none and deletes it after (KEEP_CLUSTER=1 keeps it)
 	KIND_TESTS=1 $(K8S_ENV) $(PY) -m pytest tests/kind $(PYTEST_ARGS)
 doctor: $(VENV)/.installed ## Diagnose the classic pitfalls (tools, metrics-server, requests, images, threads, port-forward), each with its fix
-	$(PY) -m grader.doctor
+	$(PY) -m grader.ops.doctor
 
 ##@ Grading
 

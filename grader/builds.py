@@ -2,7 +2,7 @@
 
 - Docker's classic builder (DOCKER_BUILDKIT=0): no remote frontends (`# syntax=`), no `RUN --mount`
   secrets, SSH agents or caches shared between students; what the daemon itself would fetch (ADD of a
-  URL, images other than the base) is refused before the build (grader.checks.dockerfile.remote_sources).
+  URL, images other than the base) is refused before the build (grader.policies.dockerfile.remote_sources).
 - Processes and memory: every RUN container is created inside the cgroup of a "limits" container
   (`--cgroup-parent`), whose pids and memory limits bound the whole build (cgroup v1, cgroupfs driver).
 - Disk: each file is capped by RLIMIT_FSIZE (`--ulimit fsize`), and the layers written so far are watched

@@ -1,32 +1,21 @@
 """Check functions registered by name; lab.yaml files refer to them.
 
-Modules are grouped by what they inspect and imported on first use.
+A check id's prefix names its module (`compose.policy` is registered in grader.checks.compose), imported on first
+use: a lab imports only what its checks use.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
+import pkgutil
 from collections.abc import Callable
 from typing import Any
 
+from grader import checks
 from grader.verdict import Verdict
 
 CheckFn = Callable[..., Verdict]
-# Function-name prefix -> the modules that register it; a lab imports only what its checks use.
-_MODULES = {
-    "quiz": ("quiz",),
-    "tools": ("tools",),
-    "client": ("client", "live_client"),
-    "dockerfile": ("dockerfile",),
-    "container": ("live_container",),
-    "compose": ("compose", "live_compose"),
-    "k8s": ("manifests",),
-    "cluster": ("live_cluster",),
-    "hpa": ("hpa_prediction",),
-    "results": ("loadtest_results",),
-    "decision": ("decision",),
-    "cards": ("cards",),
-}
 _REGISTRY: dict[str, CheckFn] = {}
 
 
@@ -41,10 +30,11 @@ def register(name: str) -> Callable[[CheckFn], CheckFn]:
 
 
 def _load(prefix: str | None = None) -> None:
-    groups = [_MODULES.get(prefix, ())] if prefix else list(_MODULES.values())
-    for group in groups:
-        for module in group:
-            importlib.import_module(f"grader.checks.{module}")
+    if prefix is None:
+        for module in pkgutil.iter_modules(checks.__path__):
+            importlib.import_module(f"{checks.__name__}.{module.name}")
+    elif prefix.isidentifier() and importlib.util.find_spec(f"{checks.__name__}.{prefix}"):
+        importlib.import_module(f"{checks.__name__}.{prefix}")
 
 
 def names() -> set[str]:

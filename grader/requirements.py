@@ -39,11 +39,11 @@ def missing(requirement: str) -> str | None:
             return missing("docker")
         return "neither `docker compose` nor `docker-compose` is installed"
     if requirement == "kind":
-        from grader.doctor import project_tool  # KIND, .bin/kind, PATH: where the Makefile finds it
+        from grader.ops.doctor import project_tool  # KIND, .bin/kind, PATH: where the Makefile finds it
 
         if not project_tool("kind"):
             return "no cluster: kind is not installed"
-        from grader.checks.kubernetes import RenderError, kubectl
+        from grader.policies.kubernetes import RenderError, kubectl
 
         try:
             tool = kubectl()

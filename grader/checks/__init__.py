@@ -1,2 +1,2 @@
-"""Policy checks: pure functions over parsed files (Kubernetes objects, Dockerfiles, Compose), each returning
-a list of `Finding`s (empty = pass). The tests, the grader and `make doctor` call the same functions."""
+"""The registered lab checks (lab.yaml names them): one module per check-id prefix, named after it, so `compose.policy`
+is registered in grader.checks.compose. They judge a submission with grader.policies and live probes."""

@@ -1,27 +1,37 @@
-"""Lab 03: the Compose file (schema + policy) and the nginx load balancer's upstream.
+"""Lab 03: the Compose file (schema + grader.policies.compose) and the nginx load balancer's upstream; then, live,
+the learner's Compose stack (2 replicas + their nginx lb) under a project of the grader's own: requests through
+the lb on a loopback port must all succeed and reach more than one replica.
 
-The schema is the Compose spec that check-jsonschema vendors, the same one `make lint-docker`
-validates against; the policies are pure functions over the parsed file.
+The schema is the Compose spec that check-jsonschema vendors, the same one `make lint-docker` validates against.
+Before starting the stack the file is vetted (policies.compose.vet): nothing that reaches the host (privileged,
+host network or PID namespace, devices, added capabilities, bind mounts outside the submission) is started. The
+lb image is built from the reference docker/lb/Dockerfile with the learner's nginx.conf, and the stack starts with
+--no-build: no Dockerfile of the submission runs.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import json
-import re
-from functools import cache
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections import Counter
+from functools import cache, partial
 from pathlib import Path
-from typing import Any
 
 from grader.catalog import register
-from grader.checks.findings import Finding
-from grader.context import Context
+from grader.context import Context, cap, run_tool
+from grader.policies.compose import COMPOSE, NGINX, POLICIES, SERVER, check_nginx_upstream, vet
+from grader.requirements import BASE_IMAGE, SERVER_IMAGE
 from grader.verdict import Fail, Skip, Verdict
-
-COMPOSE = "docker-compose.yml"
-NGINX = "docker/lb/nginx.conf"
-SERVER, LB = "model-server", "lb"
-_DEFAULT = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*(?::?-([^}]*))?\}")
+from loadtest.local_server import free_port
+from loadtest.preflight import poll
 
 
 @cache
@@ -32,153 +42,6 @@ def compose_schema() -> dict:
         raise Skip("check-jsonschema is not installed", "make setup")
     folder = Path(next(iter(found.submodule_search_locations)))
     return json.loads((folder / "builtin_schemas/vendor/compose-spec.json").read_text())
-
-
-def interpolate(value: str) -> str:
-    """Compose variables resolved to their defaults (what the file means with nothing set)."""
-    return _DEFAULT.sub(lambda m: m.group(1) or "", value)
-
-
-def services(compose: Any) -> dict[str, dict]:
-    found = compose.get("services") if isinstance(compose, dict) else None
-    return {k: v for k, v in found.items() if isinstance(v, dict)} if isinstance(found, dict) else {}
-
-
-def _f(check: str, service: str, field: str, message: str) -> Finding:
-    return Finding(check, f"service/{service}", field, message)
-
-
-def check_lb(compose: dict) -> list[Finding]:
-    by_name = services(compose)
-    if SERVER not in by_name:
-        return [_f("lb", SERVER, "services", f"no `{SERVER}` service: the replicas are missing")]
-    lb = by_name.get(LB)
-    if lb is None:
-        return [
-            _f(
-                "lb",
-                LB,
-                "services",
-                f"no `{LB}` service: put the nginx load balancer (build: docker/lb) in front of {SERVER}",
-            )
-        ]
-    deps = lb.get("depends_on") or {}
-    if SERVER not in deps:
-        return [_f("lb", LB, "depends_on", f"{LB} does not depend on {SERVER}; start the replicas first")]
-    if isinstance(deps, dict) and (deps.get(SERVER) or {}).get("condition") != "service_healthy":
-        return [
-            _f(
-                "lb",
-                LB,
-                f"depends_on.{SERVER}.condition",
-                "use condition: service_healthy so nginx starts after the replicas are ready",
-            )
-        ]
-    return []
-
-
-def check_replicas(compose: dict, minimum: int = 2) -> list[Finding]:
-    """The server can run as several replicas: no fixed name, no published port (the lb is the entry)."""
-    server = services(compose).get(SERVER)
-    if server is None:
-        return [_f("replicas", SERVER, "services", f"no `{SERVER}` service")]
-    out = []
-    if "container_name" in server:
-        out.append(
-            _f("replicas", SERVER, "container_name", "a fixed container_name allows one replica only; remove it")
-        )
-    if server.get("ports"):
-        out.append(
-            _f(
-                "replicas",
-                SERVER,
-                "ports",
-                "published ports collide between replicas and bypass the lb; use `expose` instead",
-            )
-        )
-    declared = (server.get("deploy") or {}).get("replicas", server.get("scale"))
-    if declared is not None:
-        try:
-            count = int(interpolate(str(declared)))
-        except ValueError:
-            count = 0
-        if count < minimum:
-            out.append(_f("replicas", SERVER, "deploy.replicas", f"{declared} replica(s); run at least {minimum}"))
-    return out
-
-
-def _host_ip(port: Any) -> str | None:
-    if isinstance(port, dict):
-        return str(port.get("host_ip")) if port.get("host_ip") else None
-    parts = interpolate(str(port)).split(":")
-    return parts[0] if len(parts) == 3 else None
-
-
-def check_loopback_ports(compose: dict) -> list[Finding]:
-    out = []
-    for name, svc in services(compose).items():
-        for port in svc.get("ports") or []:
-            ip = _host_ip(port)
-            if ip not in ("127.0.0.1", "::1", "[::1]"):
-                out.append(
-                    _f(
-                        "loopback_ports",
-                        name,
-                        "ports",
-                        f'{port!r} listens on every interface; publish on 127.0.0.1 only ("127.0.0.1:8080:8080")',
-                    )
-                )
-    return out
-
-
-def check_healthchecks(compose: dict) -> list[Finding]:
-    out = []
-    by_name = services(compose)
-    for name in (SERVER, LB):
-        hc = (by_name.get(name) or {}).get("healthcheck")
-        if not hc or hc.get("disable") or not hc.get("test") or hc.get("test") in (["NONE"], "NONE"):
-            out.append(
-                _f(
-                    "healthchecks",
-                    name,
-                    "healthcheck",
-                    f"{name} has no healthcheck; add a test that asks its health endpoint",
-                )
-            )
-    return out
-
-
-def check_nginx_upstream(conf: str) -> list[Finding]:
-    text = re.sub(r"#[^\n]*", "", conf)
-    upstreams = dict(re.findall(r"upstream\s+(\S+)\s*\{([^}]*)\}", text))
-    target = [n for n, body in upstreams.items() if re.search(rf"\bserver\s+{SERVER}(:8000)?\b", body)]
-    if not target:
-        return [
-            Finding(
-                "nginx_upstream",
-                "nginx.conf",
-                "upstream",
-                f"no upstream block with `server {SERVER}:8000`: nginx has no replicas to balance",
-            )
-        ]
-    if not re.search(rf"proxy_pass\s+http://({'|'.join(map(re.escape, target))})\s*;", text):
-        return [
-            Finding(
-                "nginx_upstream",
-                "nginx.conf",
-                "proxy_pass",
-                f"nothing proxies to upstream {target[0]}: add `proxy_pass http://{target[0]};`",
-            )
-        ]
-    return []
-
-
-POLICIES = {
-    "lb": check_lb,
-    "replicas": check_replicas,
-    "loopback_ports": check_loopback_ports,
-    "healthchecks": check_healthchecks,
-}
 
 
 def _load(ctx: Context, path: str) -> dict:
@@ -208,3 +71,211 @@ def policy(ctx: Context, rule: str, path: str = COMPOSE) -> Verdict:
 def nginx_upstream(ctx: Context, path: str = NGINX) -> Verdict:
     findings = check_nginx_upstream(ctx.text(path))
     return Verdict([f"{path} {f.field}: {f.message}" for f in findings], info=f"{path} balances over {SERVER}")
+
+
+DIGIT = [0.0] * 64
+
+
+def build_lb(ctx: Context, tag: str) -> None:
+    """The lb image from the reference docker/lb/Dockerfile and the learner's nginx.conf: the learner's lab 03
+    work is the configuration, so no Dockerfile of theirs runs here."""
+    with tempfile.TemporaryDirectory(prefix="ahl-grader-lb-") as tmp:
+        shutil.copy2(ctx.reference / "docker/lb/Dockerfile", Path(tmp) / "Dockerfile")
+        (Path(tmp) / "nginx.conf").write_text(ctx.text(NGINX))
+        proc = run_tool(
+            ["docker", "build", "--memory", "1g", "--build-arg", f"BASE_IMAGE={BASE_IMAGE}", "--tag", tag, tmp],
+            timeout=600,
+        )
+    if proc.returncode != 0:
+        raise Fail(f"the lb image did not build with your nginx.conf:\n{cap(proc.stdout + proc.stderr, 1200)}")
+
+
+def _compose_cmd() -> list[str]:
+    try:
+        ok = subprocess.run(["docker", "compose", "version"], capture_output=True, timeout=30).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        ok = False
+    return ["docker", "compose"] if ok else ["docker-compose"]
+
+
+def _infer(url: str) -> str:
+    body = json.dumps({"inputs": [{"name": "input", "shape": [1, 64], "datatype": "FP32", "data": DIGIT}]}).encode()
+    req = urllib.request.Request(
+        f"{url}/v2/models/digits/infer", data=body, headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        return resp.headers.get("X-Upstream", "")
+
+
+def _up(ctx: Context, path: str, replicas: int, ready_s: float) -> tuple[str, list[str]]:
+    """The learner's stack under a project of the grader's own, answering through the lb on a free loopback
+    port: (its URL, the compose command line for this project). Removed by the check's cleanups."""
+    compose_file = ctx.file(path)
+    root = ctx.root.resolve()
+    problems = vet(ctx.yaml(path), root)
+    if problems:
+        raise Fail("not started: " + "; ".join(problems))
+    project = ctx.name("stack").replace("-", "")[:40]
+    port = free_port()
+    env = {
+        **os.environ,
+        "IMAGE": SERVER_IMAGE,
+        "IMAGE_TAG": project,
+        "LB_PORT": str(port),
+        "BASE_IMAGE": BASE_IMAGE,
+    }
+    # The images are the grader's, whatever the file names: the server image, and an lb image of this run's
+    # own (a learner's `image:` could otherwise name, overwrite and remove any image, or pull from anywhere).
+    lb_image = f"{ctx.name('lb')}:check"
+    override_dir = Path(tempfile.mkdtemp(prefix="ahl-grader-compose-"))
+    ctx.cleanups.append(partial(shutil.rmtree, override_dir, ignore_errors=True))
+    override: dict[str, object] = {"services": {SERVER: {"image": SERVER_IMAGE}, "lb": {"image": lb_image}}}
+    compose = ctx.yaml(path)
+    if isinstance(compose, dict) and "version" in compose:  # Compose v1 wants the same version in both files
+        override["version"] = compose["version"]
+    (override_dir / "grader.yml").write_text(json.dumps(override))
+    base = [
+        *_compose_cmd(),
+        "--project-name",
+        project,
+        "--file",
+        str(compose_file),
+        "--file",
+        str(override_dir / "grader.yml"),
+    ]
+
+    def down() -> None:
+        subprocess.run(
+            [*base, "down", "--volumes", "--rmi", "local", "--timeout", "5"], env=env, capture_output=True, timeout=120
+        )
+        # The lb image built for this run (tagged, so `--rmi local` keeps it); the server image stays.
+        subprocess.run(["docker", "image", "rm", "--force", lb_image], capture_output=True, timeout=120)
+
+    ctx.cleanups.append(down)
+    build_lb(ctx, lb_image)
+    up = subprocess.run(
+        [*base, "up", "--detach", "--no-build", "--scale", f"{SERVER}={replicas}", SERVER, "lb"],
+        env=env, cwd=root, capture_output=True, text=True, timeout=ready_s + 300, errors="replace",
+    )  # fmt: skip
+    if up.returncode != 0:
+        raise Fail(f"`compose up` failed:\n{cap(up.stderr, 1500)}")
+    url = f"http://127.0.0.1:{port}"
+
+    def answers() -> bool | None:
+        try:
+            _infer(url)
+            return True
+        except (urllib.error.URLError, OSError):
+            return None
+
+    if poll(answers, ready_s, interval=0.5) is None:
+        raise Fail(f"nothing answered through the lb on {url} within {ready_s:g} s")
+    return url, base
+
+
+@register("compose.stack")
+def stack(ctx: Context, path: str = COMPOSE, replicas: int = 2, requests: int = 40, ready_s: float = 120) -> Verdict:
+    url, _ = _up(ctx, path, replicas, ready_s)
+    errors, upstreams = 0, set()
+    for _ in range(requests):
+        try:
+            upstreams.add(_infer(url))
+        except (urllib.error.URLError, OSError):
+            errors += 1
+    problems = []
+    if errors:
+        problems.append(f"{errors} of {requests} requests through the lb failed; every request must succeed")
+    if len(upstreams - {""}) < min(2, replicas):
+        problems.append(
+            f"requests reached {len(upstreams - {''})} replica(s) (X-Upstream {sorted(upstreams)}); "
+            "the lb must spread them"
+        )
+    return Verdict(problems, info=f"{requests} requests through the lb, 0 errors, {len(upstreams)} replicas served")
+
+
+class _Load:
+    """Steady, bounded load through the lb from a few threads (loopback only): counts answers and failures."""
+
+    def __init__(self, url: str, workers: int, max_requests: int, pause_s: float) -> None:
+        self.url, self.max_requests, self.pause_s = url, max_requests, pause_s
+        self.sent = self.failed = 0
+        self.errors: Counter[str] = Counter()
+        self.stop = threading.Event()
+        self.lock = threading.Lock()
+        self.threads = [threading.Thread(target=self._run, daemon=True) for _ in range(workers)]
+
+    def _run(self) -> None:
+        while not self.stop.is_set():
+            with self.lock:
+                if self.sent >= self.max_requests:
+                    return
+                self.sent += 1
+            try:
+                _infer(self.url)
+            except (urllib.error.URLError, OSError) as exc:
+                with self.lock:
+                    self.failed += 1
+                    self.errors[str(getattr(exc, "code", "") or type(exc).__name__)] += 1
+            self.stop.wait(self.pause_s)
+
+    def __enter__(self) -> _Load:
+        for t in self.threads:
+            t.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop.set()
+        for t in self.threads:
+            t.join(15)
+
+
+def _inspect(container: str, template: str) -> str:
+    proc = run_tool(["docker", "inspect", "--format", template, container], timeout=30)
+    return proc.stdout.strip()
+
+
+def _healthy(container: str) -> bool | None:
+    return _inspect(container, "{{.State.Health.Status}}") == "healthy" or None
+
+
+@register("compose.rolling_restart")
+def rolling_restart(
+    ctx: Context,
+    path: str = COMPOSE,
+    replicas: int = 2,
+    ready_s: float = 120,
+    workers: int = 4,
+    max_requests: int = 20_000,
+    healthy_s: float = 120,
+) -> Verdict:
+    """`make rolling-restart`, measured: under steady load through the lb, every replica is restarted in turn
+    (SIGTERM, drain, start), the next one as soon as the previous is healthy again. No request may fail."""
+    url, base = _up(ctx, path, replicas, ready_s)
+    ids = run_tool([*base, "ps", "--quiet", SERVER], timeout=60, cwd=ctx.root).stdout.split()
+    if len(ids) < 2:
+        raise Fail(f"{len(ids)} model-server replica(s) running; a rolling restart needs 2")
+    lb = run_tool([*base, "ps", "--quiet", "lb"], timeout=60, cwd=ctx.root).stdout.split()
+    with _Load(url, workers, max_requests, pause_s=0.02) as load:
+        time.sleep(2)  # steady load first
+        for cid in ids:
+            before = _inspect(cid, "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}")
+            restart = run_tool(["docker", "restart", "--time", "30", cid], timeout=90)
+            if restart.returncode != 0:
+                raise Fail(f"`docker restart` failed: {cap(restart.stderr, 300)}")
+            if poll(partial(_healthy, cid), healthy_s, interval=0.2) is None:
+                raise Fail(f"a restarted replica was not healthy again within {healthy_s:g} s")
+            if lb and _inspect(cid, "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}") != before:
+                run_tool(["docker", "kill", "--signal", "HUP", lb[0]], timeout=30)  # nginx re-resolves on reload
+        time.sleep(3)  # and steady load after the last one
+    if not load.sent:
+        raise Fail("no request was sent through the lb")
+    problems = []
+    if load.failed:
+        errors = ", ".join(f"{n} x {e}" for e, n in load.errors.most_common())
+        problems.append(
+            f"{load.failed} of {load.sent} requests failed while the replicas restarted one by one ({errors}). "
+            "nginx marks a replica that refused a connection as down for fail_timeout (10 s by default) and, "
+            "with every replica marked down, answers 502 itself: give the upstream server `max_fails=1 "
+            "fail_timeout=2s` so a restarted replica is back in rotation before the next one drains"
+        )
+    return Verdict(problems, info=f"{len(ids)} replicas restarted under load: {load.sent} requests, 0 failed")

@@ -1,11 +1,11 @@
 """Lab 00: the tools the labs need are installed, judged by `make doctor`'s own tool diagnosis
-(grader.doctor.check_tools: presence and minimum versions, each with its fix)."""
+(grader.ops.doctor.check_tools: presence and minimum versions, each with its fix)."""
 
 from __future__ import annotations
 
-from grader import doctor
 from grader.catalog import register
 from grader.context import Context
+from grader.ops import doctor
 from grader.verdict import Verdict
 
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from grader import builds, requirements, spec
-from grader.checks.dockerfile import remote_sources
-from grader.checks.live_container import container_ready
+from grader.checks.container import container_ready
 from grader.context import Context
+from grader.policies.dockerfile import remote_sources
 from grader.verdict import Fail
 from tests.conftest import require_docker
 from tests.grader.conftest import ROOT

@@ -395,7 +395,7 @@ def test_a_symlink_out_of_the_submission_is_not_read(submission, tmp_path: Path)
 
 
 def test_a_compose_stack_that_reaches_the_host_is_not_started(tmp_path: Path) -> None:
-    from grader.checks.live_compose import vet
+    from grader.policies.compose import vet
 
     compose = {
         "services": {
@@ -412,7 +412,7 @@ def test_a_compose_stack_that_reaches_the_host_is_not_started(tmp_path: Path) ->
 
 
 def test_a_missing_tool_fails_with_doctors_fix(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    from grader import doctor
+    from grader.ops import doctor
 
     diagnoses = [
         doctor.Diagnosis("ok", "python", "python 3.11.7"),

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from grader import requirements
-from grader.checks.live_compose import vet
+from grader.policies.compose import vet
 from tests.grader.conftest import ROOT, copy_lab, grade
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from grader import safeyaml
-from grader.checks import kubernetes
+from grader.policies import kubernetes
 from tests.grader.conftest import ROOT, copy_lab
 
 

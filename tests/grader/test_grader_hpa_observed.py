@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from grader import spec
-from grader.checks.hpa_prediction import observed
+from grader.checks.hpa import observed
 from grader.context import Context
 from grader.verdict import Fail
 from tests.grader.conftest import copy_lab

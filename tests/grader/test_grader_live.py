@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from grader import requirements, spec
-from grader.checks.live_client import client_live
+from grader.checks.client import client_live
 from grader.context import Context
 from grader.verdict import Fail
 from tests.grader.conftest import ROOT, copy_lab, grade

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from grader import requirements, spec
-from grader.checks.live_client import client_live
+from grader.checks.client import client_live
 from grader.context import Context
 from tests.grader.conftest import copy_lab
 

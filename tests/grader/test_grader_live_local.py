@@ -40,7 +40,7 @@ def test_a_client_that_only_prints_the_labels_fails(tmp_path: Path) -> None:
 
 
 def test_a_hanging_client_is_stopped(tmp_path: Path) -> None:
-    from grader.checks.live_client import client_live
+    from grader.checks.client import client_live
     from grader.context import Context
     from grader.spec import resolve
     from grader.verdict import Fail

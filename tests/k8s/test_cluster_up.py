@@ -132,7 +132,7 @@ def test_no_registry_and_no_node_image_says_how_to_build_one(stubs: Stubs) -> No
 
 def test_doctor_sends_a_missing_metrics_server_to_cluster_up_not_to_a_registry_less_apply() -> None:
     # `kubectl apply -k k8s/components/metrics-server` alone names an image with no registry host: ImagePullBackOff.
-    from grader.doctor import diagnose_metrics_api
+    from grader.ops.doctor import diagnose_metrics_api
 
     fix = diagnose_metrics_api(False, None).fix
     assert "make cluster-up" in fix
@@ -145,7 +145,7 @@ def test_metrics_server_component_runs_the_version_the_node_image_builds() -> No
 
 
 def test_the_one_node_ci_config_passes_the_same_policies_as_the_lab_config() -> None:
-    from grader.checks import kubernetes as k8s
+    from grader.policies import kubernetes as k8s
 
     objects = k8s.render(ROOT / "k8s" / "overlays" / "kind") + k8s.load_yaml(ROOT / "k8s" / "kind-cluster-1node.yaml")
     assert k8s.check_all(objects) == []

@@ -1,4 +1,4 @@
-"""`make doctor` (grader/doctor.py): tool versions, the manifests through the policies, port-forward detection."""
+"""`make doctor` (grader/ops/doctor.py): tool versions, the manifests through the policies, port-forward detection."""
 
 import copy
 import shutil
@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from grader import doctor
+from grader.ops import doctor
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -56,7 +56,7 @@ def test_port_forward_in_use_is_diagnosed() -> None:
 
 def test_cli_without_cluster_checks_the_manifests() -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "grader.doctor", "--manifests-only"],
+        [sys.executable, "-m", "grader.ops.doctor", "--manifests-only"],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -1,4 +1,4 @@
-"""The rendered pod spec, run under Docker as the kubelet would (grader/podspec.py): the reference starts, serves
+"""The rendered pod spec, run under Docker as the kubelet would (grader/ops/podspec.py): the reference starts, serves
 through the Service's target port and stops cleanly under load; broken specs are caught."""
 
 import copy
@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from grader import podspec
-from grader.checks import kubernetes as k8s
+from grader.ops import podspec
+from grader.policies import kubernetes as k8s
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 

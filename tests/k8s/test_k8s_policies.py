@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from grader.checks import kubernetes as k8s
+from grader.policies import kubernetes as k8s
 
 ROOT = Path(__file__).resolve().parents[2]
 Objects = list[dict[str, Any]]

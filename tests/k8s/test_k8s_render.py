@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from grader.checks import kubernetes as k8s
+from grader.policies import kubernetes as k8s
 from model_server.app import create_app
 from model_server.config import Settings
 
@@ -118,7 +118,7 @@ def test_hpa_behavior_is_explicit(kind_objects: list[dict]) -> None:
 
 def test_podspec_cli_says_why_a_folder_does_not_render(tmp_path: Path) -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "grader.podspec", "--overlay", str(tmp_path)],
+        [sys.executable, "-m", "grader.ops.podspec", "--overlay", str(tmp_path)],
         capture_output=True,
         text=True,
         check=False,

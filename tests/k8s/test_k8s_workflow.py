@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from grader.checks import kubernetes as k8s
+from grader.policies import kubernetes as k8s
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOW = ROOT / ".github" / "workflows" / "labs-e2e.yml"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.checks import kubernetes as k8s
+from grader.policies import kubernetes as k8s
 
 ROOT = Path(__file__).resolve().parents[2]
 NODE = ROOT / "k8s" / "node-image"

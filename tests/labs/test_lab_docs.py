@@ -135,7 +135,7 @@ def test_lab_05_step_1_asks_for_every_behavior_policy_the_expected_output_needs(
 def test_numbers_the_lessons_state_match_the_code():
     """Figures a learner checks against what the code does (issue 17's list): the client's request count, the
     Kubernetes version the manifests are validated against, the trade-off study's users per family."""
-    from grader.checks.kubernetes import KUBERNETES_VERSION
+    from grader.policies.kubernetes import KUBERNETES_VERSION
     from loadtest.studies.tradeoffs import RATES, USERS
 
     client = (ROOT / "labs/01-serve/client.py").read_text()

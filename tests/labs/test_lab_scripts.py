@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.checks import hpa_prediction
+from grader.checks import hpa as hpa_prediction
 from grader.spec import resolve
 
 ROOT = Path(__file__).resolve().parents[2]

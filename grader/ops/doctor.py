@@ -23,9 +23,10 @@ from typing import Annotated
 
 import typer
 
-from grader.checks import kubernetes as k8s
+from grader.policies import kubernetes as k8s
+from grader.spec import REPO_ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = REPO_ROOT
 CLUSTER = "ai-hosting-labs"
 NAMESPACE = "ai-hosting-labs"
 # metrics-server's first scrape (15 s resolution, a 30 s+ CPU window) and the HPA's 15 s sync, with a margin: until

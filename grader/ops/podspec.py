@@ -28,7 +28,7 @@ from typing import Annotated, Any
 
 import typer
 
-from grader.checks import kubernetes as k8s
+from grader.policies import kubernetes as k8s
 from loadtest.local_server import free_port
 from loadtest.payloads import digits_v2_body
 from loadtest.preflight import poll

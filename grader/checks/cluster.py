@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 
 from grader.catalog import register
-from grader.checks.kubernetes import kubectl
 from grader.context import Context, cap, run_tool
+from grader.policies.kubernetes import kubectl
 from grader.verdict import Fail, Verdict
 
 NAMESPACE = "ai-hosting-labs"
