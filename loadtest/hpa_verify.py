@@ -41,13 +41,18 @@ def observed_points(text: str, where: str) -> Points:
         raise ValueError(f"{where}: a row lacks a number in time or replicas ({exc})") from None
 
 
-def load_drop_s(step_load_csv: str) -> float:
-    """When the load steps down from its peak (t of the row after the highest rate) in a t,rps CSV."""
+def peak_span(step_load_csv: str) -> tuple[float, float]:
+    """When a t,rps CSV is at its highest rate: from that row's t to the next row's (the drop)."""
     rows = [(float(r["t"]), float(r["rps"])) for r in csv.DictReader(step_load_csv.splitlines())]
     top = max(range(len(rows)), key=lambda i: rows[i][1])
     if top + 1 >= len(rows):
         raise ValueError("the load never drops after its peak")
-    return rows[top + 1][0]
+    return rows[top][0], rows[top + 1][0]
+
+
+def load_drop_s(step_load_csv: str) -> float:
+    """When the load steps down from its peak."""
+    return peak_span(step_load_csv)[1]
 
 
 @dataclass(frozen=True)

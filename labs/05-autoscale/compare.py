@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         plan = hpa_verify.predicted_points(json.loads(args.prediction.read_text()))
         seen = hpa_verify.observed_points(args.observed.read_text(), str(args.observed))
         ready = ready_points(args.observed)
-        drop = hpa_verify.load_drop_s(args.load.read_text())
+        rise, drop = hpa_verify.peak_span(args.load.read_text())
         behavior = (yaml.safe_load(args.hpa.read_text()).get("spec") or {}).get("behavior") or {}
     except (OSError, KeyError, ValueError, AttributeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -60,9 +60,12 @@ def main(argv: list[str] | None = None) -> int:
     window = float((behavior.get("scaleDown") or {}).get("stabilizationWindowSeconds", 300))
     fig, ax = plt.subplots(figsize=(9, 4))
     ax.step(*zip(*plan, strict=True), where="post", label="predicted replicas (what-if)", color="tab:green")
-    ax.step(*zip(*seen, strict=True), where="post", label="observed replicas (kind)", color="tab:orange")
+    ax.step(
+        *zip(*seen, strict=True), where="post", label="observed replicas (kind: the HPA's desired)", color="tab:orange"
+    )
     if ready:
         ax.step(*zip(*ready, strict=True), where="post", label="observed ready pods", color="tab:orange", ls="--")
+    ax.axvspan(rise, drop, color="grey", alpha=0.12, label="the load's peak step")
     ax.set(xlabel="seconds since start", ylabel="pods", title="HPA: predicted against observed")
     ax.set_ylim(bottom=0)
     ax.grid(alpha=0.3)

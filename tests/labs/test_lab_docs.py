@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.labs.test_lab_scripts import predict_args
+
 ROOT = Path(__file__).resolve().parents[2]
 LAB_DIRS = [
     "00-concepts",
@@ -110,7 +112,7 @@ def test_every_load_run_a_lesson_gives_works_as_written():
 
 def test_lab_05_step_1_asks_for_every_behavior_policy_the_expected_output_needs():
     """Step 2's expected timeline (6 -> 3 by `Percent 50%/30s`, then 3 -> 2) comes from the reference HPA; without
-    its scale-down policy, step 1's HPA gives 6 -> 2 at 285 s. Step 1 must ask for every policy, and the expected
+    its scale-down policy, step 1's HPA gives 6 -> 2 at 315 s. Step 1 must ask for every policy, and the expected
     lines must be what the what-if tool prints for the reference."""
     import yaml
 
@@ -122,13 +124,16 @@ def test_lab_05_step_1_asks_for_every_behavior_policy_the_expected_output_needs(
             unit = "%" if policy["type"] == "Percent" else " pods"
             wanted = f"{policy['value']}{unit} per {policy['periodSeconds']} s"
             assert wanted in step1, f"step 1 does not ask for the {direction} policy {wanted!r}"
-    args = "--load labs/05-autoscale/step-load.csv --capacity-rps 40 --start-replicas 2 --pod-ready-s 10"
+    step2 = readme.split("\n2. ", 1)[1].split("\n3. ", 1)[0]
+    command = re.search(r"`\.venv/bin/python -m loadtest hpa ([^`]+)`", step2)
+    assert command, "step 2 does not show the what-if command that scripts/lab-predict.sh runs"
+    assert command.group(1).split() == predict_args(), "step 2's command is not the one scripts/lab-predict.sh runs"
     proc = subprocess.run(
-        [sys.executable, "-m", "loadtest", "hpa", "--hpa", "k8s/base/hpa.yaml", *args.split()],
+        [sys.executable, "-m", "loadtest", "hpa", *command.group(1).split()],
         cwd=ROOT, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     decisions = [line.strip() for line in proc.stdout.splitlines() if re.match(r"\s*t=\d+s: ", line)]
-    expected = re.findall(r"^\s*(t=\d+s: .*)$", readme.split("\n2. ", 1)[1].split("\n3. ", 1)[0], re.MULTILINE)
+    expected = re.findall(r"^\s*(t=\d+s: .*)$", step2, re.MULTILINE)
     assert decisions and decisions == expected
 
 

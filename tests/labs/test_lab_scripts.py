@@ -40,6 +40,7 @@ def test_prediction_uses_the_grader_parameters():
     assert float(args["--capacity-rps"]) == expected["capacity_rps"]
     assert int(args["--start-replicas"]) == expected["start_replicas"]
     assert float(args["--pod-ready-s"]) == expected["pod_ready_s"]
+    assert float(args["--metrics-lag-s"]) == expected["metrics_lag_s"]
     assert args["--hpa"] == expected["hpa"] and args["--load"] == expected["load"]
 
 

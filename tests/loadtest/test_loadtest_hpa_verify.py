@@ -53,5 +53,6 @@ def test_recordings_and_load_profiles_are_read_or_refused_with_the_reason() -> N
     with pytest.raises(ValueError, match="a row lacks a number"):
         hpa_verify.observed_points("time,replicas\nx,2\n", "hpa.csv")
     assert hpa_verify.load_drop_s("t,rps\n0,20\n60,240\n240,20\n480,20\n") == 240
+    assert hpa_verify.peak_span("t,rps\n0,20\n60,240\n240,20\n480,20\n") == (60, 240)
     with pytest.raises(ValueError, match="never drops"):
         hpa_verify.load_drop_s("t,rps\n0,20\n60,240\n")
