@@ -185,12 +185,12 @@ def replicas_chart(
     replicas: Annotated[Path, typer.Option(help="CSV time,replicas (epoch seconds), e.g. make hpa-watch's")],
 ) -> None:
     """Draw RESULTS/replicas.png from a replica series that went on after the run (the HPA's scale-down)."""
-    from loadtest import plots, records
+    from loadtest import plots, records, summary
 
     try:
         first = min(r.start for r in records.read_csv(results / "timings.csv"))
         series = plots.read_series(replicas, first)
-        meta = json.loads((results / "summary.json").read_text())
+        meta = summary.read(results / "summary.json")
     except (OSError, ValueError, KeyError) as exc:
         _fail(f"replicas-chart: {exc}")
     title = f"({meta.get('profile')}, {meta.get('users')} users)"

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import sys
+from typing import Literal
 
 from rich.console import Console
 from rich.table import Table
 
 from loadtest.slo import Check
+from loadtest.summary import GroupStats, Summary
 
 # Logs and CI have no terminal width: do not squeeze the tables into 80 columns there.
 console = Console(width=None if sys.stdout.isatty() else 160)
 
 
-def _row(name: str, stats: dict) -> list[str]:
+def _row(name: str, stats: GroupStats) -> list[str]:
     lat = stats.get("latency_ms", {})
     fmt = lambda k: f"{lat[k]:.1f}" if k in lat else "-"  # noqa: E731
     return [
@@ -28,7 +30,7 @@ def _row(name: str, stats: dict) -> list[str]:
     ]
 
 
-def table(summary: dict, by: str = "endpoints", title: str | None = None) -> Table:
+def table(summary: Summary, by: Literal["endpoints", "models"] = "endpoints", title: str | None = None) -> Table:
     """One row per endpoint (or per model) plus the total."""
     t = Table(title=title or f"{summary['target']}  ({summary['window_s']:.1f} s window, exact percentiles)")
     for col in (
@@ -48,7 +50,7 @@ def table(summary: dict, by: str = "endpoints", title: str | None = None) -> Tab
     return t
 
 
-def errors_table(summary: dict) -> Table | None:
+def errors_table(summary: Summary) -> Table | None:
     errors = summary["total"]["errors"]
     if not errors:
         return None
@@ -60,7 +62,7 @@ def errors_table(summary: dict) -> Table | None:
     return t
 
 
-def print_summary(summary: dict, by: str = "endpoints") -> None:
+def print_summary(summary: Summary, by: Literal["endpoints", "models"] = "endpoints") -> None:
     console.print(table(summary, by))
     if (errors := errors_table(summary)) is not None:
         console.print(errors)

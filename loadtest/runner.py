@@ -12,7 +12,6 @@ Results folder:
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from dataclasses import dataclass, field
@@ -117,7 +116,7 @@ def _progress(started: float, duration: float, runner, recs: list) -> None:
     )
 
 
-def run(cfg: RunConfig) -> dict:
+def run(cfg: RunConfig) -> summary.Summary:
     """One bounded load run. Raises preflight.TargetError (one-line reason) for a bad target."""
     classes = _user_classes(cfg)
     schedule = schedules.make(cfg.shape, cfg.users, cfg.warmup + cfg.duration, load=cfg.load)
@@ -194,7 +193,7 @@ def run(cfg: RunConfig) -> dict:
         **cfg.meta,
     }
     result = summary.build(recs, target=host, meta=meta, locust_ms=_locust_percentiles(env))
-    (cfg.out / "summary.json").write_text(json.dumps(result, indent=2) + "\n")
+    summary.write(cfg.out / "summary.json", result)
     first = min((r.start for r in recs), default=started_epoch)
     replicas = plots.read_series(cfg.replicas_csv, first) if cfg.replicas_csv else None
     # Charts count seconds from the first request; users_series counts from the runner start.

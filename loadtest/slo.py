@@ -12,10 +12,11 @@ the median would be the mean of two, which one bad run can move, so the CLI refu
 from __future__ import annotations
 
 import statistics
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, ValidationError, model_validator
@@ -86,8 +87,9 @@ class Check:
     message: str
 
 
-def metrics(summary: dict) -> dict[str, float]:
-    """The gated figures of one run's total."""
+def metrics(summary: Mapping[str, Any]) -> dict[str, float]:
+    """The gated figures of one run's total. A Mapping, not only a loadtest.summary.Summary: the grader passes
+    learners' summary.json unvalidated and turns a KeyError or TypeError into its verdict."""
     total = summary["total"]
     latency = total.get("latency_ms", {})
     return {
@@ -97,7 +99,7 @@ def metrics(summary: dict) -> dict[str, float]:
     }
 
 
-def median_metrics(summaries: list[dict]) -> dict[str, float]:
+def median_metrics(summaries: Sequence[Mapping[str, Any]]) -> dict[str, float]:
     """Median of each metric across trials (the stated noise rule; for an even count, the mean of the
     middle two). A latency figure is there only when every trial had a successful request."""
     per_trial = [metrics(s) for s in summaries]

@@ -11,8 +11,11 @@ Conventions (stated in the file itself, so a reader of the JSON knows them):
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections import Counter
 from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, NotRequired, TypedDict, cast
 
 from loadtest.percentiles import percentiles
 from loadtest.records import Record
@@ -20,14 +23,72 @@ from loadtest.records import Record
 METHOD = "nearest-rank percentiles over successful requests; failures count in error_rate only; rps = requests / window"
 
 
+class GroupStats(TypedDict):
+    """One group of requests (the total, an endpoint or a model)."""
+
+    requests: int
+    failures: int
+    error_rate: float
+    rps: float
+    ok_rps: float
+    errors: dict[str, int]  # error text -> count, most common first
+    latency_ms: NotRequired[dict[str, float]]  # p50, p90, p95, p99, max, min, mean; absent without a success
+    locust_ms: NotRequired[dict[str, float]]  # Locust's own rounded percentiles
+    exact_minus_locust_ms: NotRequired[dict[str, float]]
+
+
+class EndpointStats(GroupStats):
+    method: str
+    model: str
+
+
+class Summary(TypedDict):
+    """summary.json as the runner writes it; the run's settings (`meta`) sit beside the statistics."""
+
+    target: str
+    started_at: str | None
+    ended_at: str | None
+    window_s: float
+    method: str
+    total: GroupStats
+    endpoints: dict[str, EndpointStats]
+    models: dict[str, GroupStats]
+    # The runner's settings (loadtest.runner.run's meta)
+    profile: NotRequired[str]
+    shape: NotRequired[str]
+    users: NotRequired[int]
+    duration_s: NotRequired[float]
+    warmup_s: NotRequired[float]
+    workloads: NotRequired[dict[str, dict[str, Any]]]
+    text_length: NotRequired[str]
+    think_time_s: NotRequired[float]
+    rate_rps: NotRequired[float | None]
+    load_profile: NotRequired[str | None]
+    reconnect_every: NotRequired[int | None]
+    load_generator_cpu_saturated: NotRequired[bool]
+    trial: NotRequired[int]  # `run --trials N`
+    config: NotRequired[str]  # the trade-off study: the configuration's id, its server flags and figures
+    server_args: NotRequired[list[str]]
+    server: NotRequired[dict[str, Any]]
+
+
+def write(path: Path, summary: Summary) -> None:
+    path.write_text(json.dumps(summary, indent=2) + "\n")
+
+
+def read(path: Path) -> Summary:
+    """A summary.json as written by `write` (not validated: readers check the fields they need)."""
+    return cast(Summary, json.loads(path.read_text()))
+
+
 def _iso(ts: float) -> str:
     return dt.datetime.fromtimestamp(ts, dt.UTC).isoformat(timespec="milliseconds")
 
 
-def group_stats(records: list[Record], window_s: float) -> dict:
+def group_stats(records: list[Record], window_s: float) -> GroupStats:
     latencies = [r.latency_ms for r in records if r.ok]
     failures = len(records) - len(latencies)
-    stats = {
+    stats: GroupStats = {
         "requests": len(records),
         "failures": failures,
         "error_rate": failures / len(records) if records else 0.0,
@@ -55,9 +116,9 @@ def build(
     records: list[Record],
     *,
     target: str,
-    meta: dict | None = None,
+    meta: dict[str, Any] | None = None,
     locust_ms: dict[str, dict[str, float]] | None = None,
-) -> dict:
+) -> Summary:
     """The summary of one run. `locust_ms` holds Locust's own (rounded) percentiles per name and
     for "total", so the report can show how far they are from the exact ones."""
     if records:
@@ -66,17 +127,21 @@ def build(
     else:
         start = end = 0.0
     window = end - start
-    summary = {
-        "target": target,
-        "started_at": _iso(start) if records else None,
-        "ended_at": _iso(end) if records else None,
-        "window_s": window,
-        "method": METHOD,
-        **(meta or {}),
-        "total": group_stats(records, window),
-        "endpoints": {},
-        "models": {name: group_stats(rs, window) for name, rs in _grouped(records, lambda r: r.model).items()},
-    }
+    # A cast: the run's settings (`meta`) come in as a plain dict, between the header and the statistics.
+    summary = cast(
+        Summary,
+        {
+            "target": target,
+            "started_at": _iso(start) if records else None,
+            "ended_at": _iso(end) if records else None,
+            "window_s": window,
+            "method": METHOD,
+            **(meta or {}),
+            "total": group_stats(records, window),
+            "endpoints": {},
+            "models": {name: group_stats(rs, window) for name, rs in _grouped(records, lambda r: r.model).items()},
+        },
+    )
     for name, rs in _grouped(records, lambda r: r.name).items():
         summary["endpoints"][name] = {"method": rs[0].method, "model": rs[0].model, **group_stats(rs, window)}
     if locust_ms:

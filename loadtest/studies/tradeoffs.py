@@ -29,7 +29,6 @@ spread over its repeats) are ties and quality (from the model card) is compared 
 from __future__ import annotations
 
 import csv
-import json
 import math
 import statistics
 import time
@@ -45,6 +44,8 @@ from loadtest import capacity, preflight, report
 from loadtest import slo as slo_mod
 from loadtest.local_server import LocalServer
 from loadtest.studies import server_metrics
+from loadtest.summary import Summary
+from loadtest.summary import write as write_summary
 from loadtest.tradeoff_table import COLUMNS, NOISE_MARGIN, dominated
 from model_server.cpus import pinnable_cores, pinned
 from model_server.repository import RepositoryError, read_card
@@ -202,7 +203,7 @@ class Cores:
         )
 
 
-def measure(cfg: Config, repo: Path, out: Path, duration: float, cores: Cores) -> dict:
+def measure(cfg: Config, repo: Path, out: Path, duration: float, cores: Cores) -> Summary:
     """One run of one configuration on a fresh server: the client summary, with the server's own
     figures (scraped from /metrics before and after the load) under "server"."""
     from loadtest import runner  # imports Locust, which monkey-patches the process: only when measuring
@@ -232,7 +233,7 @@ def measure(cfg: Config, repo: Path, out: Path, duration: float, cores: Cores) -
         )
         figures = server_metrics.between(before, server_metrics.scrape(server.url), cfg.model, cfg.version)
     result["server"] = figures.__dict__
-    (out / "summary.json").write_text(json.dumps(result, indent=2) + "\n")  # with the server's figures
+    write_summary(out / "summary.json", result)  # with the server's figures
     return result
 
 
@@ -244,7 +245,7 @@ def _median(values: list[float]) -> float:
 def row_for(
     cfg: Config,
     repo: Path,
-    summaries: list[dict],
+    summaries: list[Summary],
     objectives: slo_mod.Slo,
     price: float,
     target_rps: float,
@@ -404,7 +405,7 @@ def main(
     capacity.plan(1, target_rps, headroom)  # validates target and headroom before any run
     cores = Cores.plan()
     out.mkdir(parents=True, exist_ok=True)
-    summaries: dict[str, list[dict]] = {cid: [] for cid in ids}
+    summaries: dict[str, list[Summary]] = {cid: [] for cid in ids}
     started = time.monotonic()
     # Rounds go over the whole matrix, so a burst of background load hits one repeat of many
     # configurations rather than every repeat of one.
