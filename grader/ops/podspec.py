@@ -29,26 +29,17 @@ from typing import Annotated, Any
 import typer
 
 from grader.policies import kubernetes as k8s
+from loadtest.k8s_quantity import cpu_cores, memory_bytes
 from loadtest.local_server import free_port
 from loadtest.payloads import digits_v2_body
 from loadtest.preflight import poll
 
-MEMORY_UNITS = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}
 # One small digits request (v2 protocol), as the load tests send it.
 DIGITS_REQUEST = digits_v2_body([[0.0] * 64])
 
 
 class PodSpecError(RuntimeError):
     """The pod spec cannot be translated, or the container did not behave as the kubelet requires."""
-
-
-def memory_bytes(quantity: Any) -> int:
-    """A Kubernetes memory quantity in bytes: "768Mi" -> 805306368."""
-    text = str(quantity)
-    for suffix, factor in MEMORY_UNITS.items():
-        if text.endswith(suffix):
-            return int(float(text[: -len(suffix)]) * factor)
-    return int(float(text))
 
 
 @dataclass(frozen=True)
@@ -141,7 +132,7 @@ def _plan(objects: k8s.Objects, workload: dict[str, Any], container: dict[str, A
         args += ["--tmpfs", f"{mount['mountPath']}:{options}"]
     limits = (container.get("resources") or {}).get("limits") or {}
     if limits.get("cpu"):
-        args += ["--cpus", f"{k8s.cpu_quantity(limits['cpu']):g}"]
+        args += ["--cpus", f"{cpu_cores(limits['cpu']):g}"]
     if limits.get("memory"):
         args += ["--memory", str(memory_bytes(limits["memory"]))]
     for var in container.get("env") or []:

@@ -16,81 +16,32 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from grader.policies.findings import Finding as Finding
+from grader.policies import manifests
+from grader.policies.findings import Finding
 from grader.policies.manifests import (
-    DEFAULT_GRACE_S as DEFAULT_GRACE_S,
+    DEFAULT_GRACE_S,
+    LIVE_PATH,
+    READY_PATH,
+    SERVER_UID,
+    Objects,
+    containers,
+    hpa_targets,
+    is_model_server,
+    namespace,
+    obj_name,
+    pod_spec,
+    port_number,
+    prestop_seconds,
+    selects,
+    server_setting,
+    workloads,
 )
-from grader.policies.manifests import (
-    KUBERNETES_VERSION as KUBERNETES_VERSION,
-)
-from grader.policies.manifests import (
-    LIVE_PATH as LIVE_PATH,
-)
-from grader.policies.manifests import (
-    READY_PATH as READY_PATH,
-)
-from grader.policies.manifests import (
-    SERVER_UID as SERVER_UID,
-)
-from grader.policies.manifests import (
-    Objects as Objects,
-)
-from grader.policies.manifests import (
-    RenderError as RenderError,
-)
-from grader.policies.manifests import (
-    containers as containers,
-)
-from grader.policies.manifests import (
-    cpu_quantity as cpu_quantity,
-)
-from grader.policies.manifests import (
-    hpa_targets as hpa_targets,
-)
-from grader.policies.manifests import (
-    image_repository as image_repository,
-)
-from grader.policies.manifests import (
-    is_model_server as is_model_server,
-)
-from grader.policies.manifests import (
-    kubectl as kubectl,
-)
-from grader.policies.manifests import (
-    load_yaml as load_yaml,
-)
-from grader.policies.manifests import (
-    namespace as namespace,
-)
-from grader.policies.manifests import (
-    obj_name as obj_name,
-)
-from grader.policies.manifests import (
-    pod_spec as pod_spec,
-)
-from grader.policies.manifests import (
-    port_number as port_number,
-)
-from grader.policies.manifests import (
-    prestop_seconds as prestop_seconds,
-)
-from grader.policies.manifests import (
-    render as render,
-)
-from grader.policies.manifests import (
-    selects as selects,
-)
-from grader.policies.manifests import (
-    server_setting as server_setting,
-)
-from grader.policies.manifests import (
-    validate as validate,
-)
-from grader.policies.manifests import (
-    workloads as workloads,
-)
+from loadtest.k8s_quantity import cpu_cores
 
-# ---- the checks -----------------------------------------------------------------------------------------------------
+# Re-exported: the tests and tools that apply the rules read the objects through this one module.
+KUBERNETES_VERSION, RenderError = manifests.KUBERNETES_VERSION, manifests.RenderError
+render, load_yaml, validate, kubectl = manifests.render, manifests.load_yaml, manifests.validate, manifests.kubectl
+image_repository = manifests.image_repository
 
 
 def check_requests(objects: Objects) -> list[Finding]:
@@ -397,6 +348,15 @@ def check_drain(objects: Objects) -> list[Finding]:
     return findings
 
 
+def _cpu_limit(container: dict[str, Any]) -> float | None:
+    """The container's CPU limit in cores; None when unset or not a quantity."""
+    value = ((container.get("resources") or {}).get("limits") or {}).get("cpu")
+    try:
+        return None if value is None else cpu_cores(value)
+    except ValueError:
+        return None
+
+
 def check_threads(objects: Objects) -> list[Finding]:
     """The model server has a CPU limit (it sizes onnxruntime's thread pool from the cgroup quota) and any explicit
     intra-op thread count fits within it (more threads than CPUs only contend)."""
@@ -405,7 +365,7 @@ def check_threads(objects: Objects) -> list[Finding]:
         for path, container in containers(workload):
             if not is_model_server(container):
                 continue
-            limit = cpu_quantity(((container.get("resources") or {}).get("limits") or {}).get("cpu"))
+            limit = _cpu_limit(container)
             threads = int(server_setting(container, "intra_op_threads"))
             if limit is None:
                 findings.append(

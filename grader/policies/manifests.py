@@ -136,17 +136,6 @@ def server_setting(container: dict[str, Any], name: str) -> Any:
     return Settings.model_fields[name].default
 
 
-def cpu_quantity(value: Any) -> float | None:
-    """A Kubernetes CPU quantity in cores: "250m" -> 0.25, "1" -> 1.0; None when unset or unreadable."""
-    if value is None:
-        return None
-    text = str(value)
-    try:
-        return float(text[:-1]) / 1000 if text.endswith("m") else float(text)
-    except ValueError:
-        return None
-
-
 def hpa_targets(objects: Objects) -> Iterator[tuple[dict[str, Any], dict[str, Any] | None]]:
     """(hpa, the object its scaleTargetRef names, or None)."""
     for hpa in (o for o in objects if o.get("kind") == "HorizontalPodAutoscaler"):

@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from grader.policies import kubernetes as k8s
+from loadtest.k8s_quantity import cpu_cores
 from model_server.app import create_app
 from model_server.config import Settings
 
@@ -75,7 +76,7 @@ def test_cloud_overlay_uses_a_registry_placeholder() -> None:
     objects = k8s.render(K8S / "overlays" / "cloud")
     container = next(o for o in objects if o["kind"] == "Deployment")["spec"]["template"]["spec"]["containers"][0]
     assert container["image"] == "REGISTRY/ai-hosting-labs/model-server:TAG"
-    assert k8s.cpu_quantity(container["resources"]["limits"]["cpu"]) == 2
+    assert cpu_cores(container["resources"]["limits"]["cpu"]) == 2
 
 
 def test_metrics_server_is_pinned_and_configured_for_kind() -> None:
