@@ -104,79 +104,62 @@ def run(
         _fail(f"--trials must be odd (1, 3, 5...), got {trials}: the gate judges the middle trial of each metric")
     profile_load = None
     if load is not None:
-        from loadtest import hpa as hpa_mod
-
-        if shape != "constant" or rate or warmup:
-            _fail("--load sets the shape and the rate: leave out --shape, --rate and --warmup")
-        try:
-            profile_load = hpa_mod.read_load(load)
-        except hpa_mod.HpaError as exc:
-            _fail(str(exc))
-        rate, shape = max(rps for _, rps in profile_load), f"profile {load.name}"
-        source = ctx.get_parameter_source("duration")  # typer's own click: compare by name
-        if source is not None and source.name == "DEFAULT":
-            duration = profile_load[-1][0]
-        if not 0 < duration <= 3600:
-            _fail(f"--load {load}: the run must last 1 to 3600 s, the profile gives {duration:g} s")
+        profile_load, rate, shape, duration = _load_profile(ctx, load, shape, rate, warmup, duration)
     _patch_first()
     from loadtest import preflight, report, runner
     from loadtest import slo as slo_mod
+    from loadtest import trials as trials_mod
 
     _pin(cpus)
     try:
         objectives = None if no_slo else slo_mod.Slo.load(slo)
     except ValueError as exc:
         _fail(f"SLO file {exc}")
+    cfg = runner.RunConfig(
+        host=host, out=out, profile=profile, users=users, duration=duration, shape=shape, model=model,
+        version=model_version, rows=rows, text_length=text_length, v2_weight=v2_weight, v1_weight=v1_weight,
+        think_time=think_time, rate=rate, warmup=warmup, replicas_csv=replicas, load=profile_load,
+        reconnect_every=reconnect_every,
+    )  # fmt: skip
     summaries = []
-    for trial in range(1, trials + 1):
-        trial_out = out / f"trial-{trial}" if trials > 1 else out
-        cfg = runner.RunConfig(
-            host=host,
-            out=trial_out,
-            profile=profile,
-            users=users,
-            duration=duration,
-            shape=shape,
-            model=model,
-            version=model_version,
-            rows=rows,
-            text_length=text_length,
-            v2_weight=v2_weight,
-            v1_weight=v1_weight,
-            think_time=think_time,
-            rate=rate,
-            warmup=warmup,
-            replicas_csv=replicas,
-            load=profile_load,
-            reconnect_every=reconnect_every,
-            meta={"trial": trial},
-        )
-        try:
-            summaries.append(runner.run(cfg))
-        except (preflight.TargetError, ValueError) as exc:
-            _fail(str(exc))
-        except KeyboardInterrupt:
-            _fail("interrupted", 130)
-        report.print_summary(summaries[-1])
-        if not summaries[-1]["total"]["requests"]:
-            _fail("no request completed during the run", EXIT_SLO)
-    passed = True
+    try:
+        for summary in trials_mod.run(cfg, trials):
+            summaries.append(summary)
+            report.print_summary(summary)
+            if not summary["total"]["requests"]:
+                _fail("no request completed during the run", EXIT_SLO)
+    except (preflight.TargetError, ValueError) as exc:
+        _fail(str(exc))
+    except KeyboardInterrupt:
+        _fail("interrupted", 130)
+    checks: list[slo_mod.Check] = []
     if objectives is not None:
-        measured = slo_mod.median_metrics(summaries)
-        rule = "single run" if trials == 1 else f"median of {trials} trials per metric"
-        checks = slo_mod.evaluate(objectives, measured)
+        rule, checks = slo_mod.judge(objectives, summaries, out)
         report.print_checks(checks, rule)
-        passed = all(c.passed for c in checks)
-        verdict = {"rule": rule, "measured": measured, "passed": passed, "checks": [c.__dict__ for c in checks]}
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "slo.json").write_text(json.dumps(verdict, indent=2) + "\n")
-    for s in summaries:  # never a pass, with or without an SLO
-        total = s["total"]
-        if total["failures"] == total["requests"]:
-            worst = next(iter(total["errors"]))
-            _fail(f"every request failed ({total['requests']} of {total['requests']}, mostly {worst})", EXIT_SLO)
-    if not passed:
+    if (failed := trials_mod.all_failed(summaries)) is not None:  # never a pass, with or without an SLO
+        _fail(failed, EXIT_SLO)
+    if not all(c.passed for c in checks):
         raise typer.Exit(EXIT_SLO)
+
+
+def _load_profile(
+    ctx: typer.Context, load: Path, shape: str, rate: float, warmup: float, duration: float
+) -> tuple[list[tuple[float, float]], float, str, float]:
+    """--load: the t,rps profile, and the rate, shape and duration it sets."""
+    from loadtest import hpa as hpa_mod
+
+    if shape != "constant" or rate or warmup:
+        _fail("--load sets the shape and the rate: leave out --shape, --rate and --warmup")
+    try:
+        profile_load = hpa_mod.read_load(load)
+    except hpa_mod.HpaError as exc:
+        _fail(str(exc))
+    source = ctx.get_parameter_source("duration")  # typer's own click: compare by name
+    if source is not None and source.name == "DEFAULT":
+        duration = profile_load[-1][0]
+    if not 0 < duration <= 3600:
+        _fail(f"--load {load}: the run must last 1 to 3600 s, the profile gives {duration:g} s")
+    return profile_load, max(rps for _, rps in profile_load), f"profile {load.name}", duration
 
 
 @app.command("replicas-chart")

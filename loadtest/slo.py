@@ -11,6 +11,7 @@ the median would be the mean of two, which one bad run can move, so the CLI refu
 
 from __future__ import annotations
 
+import json
 import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -157,3 +158,16 @@ def evaluate(slo: Slo, measured: dict[str, float]) -> list[Check]:
             )
         )
     return checks
+
+
+def judge(slo: Slo, summaries: Sequence[Mapping[str, Any]], out: Path) -> tuple[str, list[Check]]:
+    """The gate over one or more trials: the rule applied and the checks; writes the verdict to out/slo.json
+    (the file the lab 06 grader compares with its own recomputation)."""
+    measured = median_metrics(summaries)
+    rule = "single run" if len(summaries) == 1 else f"median of {len(summaries)} trials per metric"
+    checks = evaluate(slo, measured)
+    passed = all(c.passed for c in checks)
+    verdict = {"rule": rule, "measured": measured, "passed": passed, "checks": [c.__dict__ for c in checks]}
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "slo.json").write_text(json.dumps(verdict, indent=2) + "\n")
+    return rule, checks
