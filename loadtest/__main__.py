@@ -264,7 +264,7 @@ def hpa(
 
 @app.command()
 def demo(
-    model_repository: Annotated[Path, typer.Option(help="Model repository built by `make models`")] = Path("models"),
+    model_repository: options.ModelRepository = Path("models"),
     out: Annotated[Path, options.results_folder("Results folder")] = Path("results/demo"),
     users: Annotated[int, typer.Option(min=2, max=64, help="Concurrent users, split between digits and minilm")] = 6,
     duration: Annotated[float, options.number("Seconds of load", 5, 120)] = 20,
@@ -278,7 +278,7 @@ def demo(
 
 @app.command()
 def tradeoffs(
-    model_repository: Annotated[Path, typer.Option(help="Model repository built by `make models`")] = Path("models"),
+    model_repository: options.ModelRepository = Path("models"),
     out: Annotated[Path, options.results_folder("Results folder")] = Path("results/tradeoffs"),
     quick: Annotated[bool, typer.Option("--quick", help="A ~2 minute subset for CI")] = False,
     duration: Annotated[float | None, options.number("Seconds of load per configuration", 2, 300)] = None,
@@ -375,14 +375,14 @@ def accuracy(
 
 @app.command("bench-server")
 def bench_server(
-    model_repository: Annotated[Path, typer.Option(help="Model repository built by `make models`")] = Path("models"),
+    model_repository: options.ModelRepository = Path("models"),
     out: Annotated[Path, options.results_file("JSON results file")] = Path("results/bench/server.json"),
-    models: Annotated[str, typer.Option(help="Comma-separated model names")] = "minilm,digits",
-    users: Annotated[int, typer.Option(min=1, max=256, help="Concurrent closed-loop clients")] = 32,
-    duration: Annotated[float, options.number("Seconds of measured load per server run", 1, 300)] = 15,
-    warmup: Annotated[float, options.number("Seconds of load before measuring", 0, 60)] = 3,
-    batch: Annotated[int, typer.Option(min=1, max=4096, help="Max batch size, and the raw loop's batch")] = 32,
-    repeats: Annotated[int, typer.Option(min=1, max=9, help="Interleaved repeats; the table shows medians")] = 1,
+    models: options.BenchModels = "minilm,digits",
+    users: options.BenchUsers = 32,
+    duration: options.BenchDuration = 15,
+    warmup: options.BenchWarmup = 3,
+    batch: options.BenchBatch = 32,
+    repeats: options.BenchRepeats = 1,
 ) -> None:
     """Server vs raw onnxruntime vs a naive server, batching on/off: rows/s, p50, p99, ratios (JSON + table)."""
     _patch_first()
@@ -397,16 +397,16 @@ def bench_server(
 
 @app.command("bench-peers")
 def bench_peers(
-    model_repository: Annotated[Path, typer.Option(help="Model repository built by `make models`")] = Path("models"),
+    model_repository: options.ModelRepository = Path("models"),
     out: Annotated[Path, options.results_file("JSON results file")] = Path("results/bench/peers.json"),
-    models: Annotated[str, typer.Option(help="Comma-separated model names")] = "minilm,digits",
+    models: options.BenchModels = "minilm,digits",
     peers: Annotated[str, typer.Option(help="Comma-separated peers: mlserver, pytriton")] = "mlserver,pytriton",
     venvs: Annotated[Path, typer.Option(help="Where the peers' virtualenvs are installed")] = Path(".venv-peers"),
-    users: Annotated[int, typer.Option(min=1, max=256, help="Concurrent closed-loop clients")] = 32,
-    duration: Annotated[float, options.number("Seconds of measured load per server run", 1, 300)] = 20,
-    warmup: Annotated[float, options.number("Seconds of load before measuring", 0, 60)] = 3,
-    batch: Annotated[int, typer.Option(min=1, max=4096, help="Max batch size, and the raw loop's batch")] = 32,
-    repeats: Annotated[int, typer.Option(min=1, max=9, help="Interleaved repeats; the table shows medians")] = 3,
+    users: options.BenchUsers = 32,
+    duration: options.BenchDuration = 20,
+    warmup: options.BenchWarmup = 3,
+    batch: options.BenchBatch = 32,
+    repeats: options.BenchRepeats = 3,
 ) -> None:
     """Our server vs MLServer and Triton (PyTriton), same model and load: rows/s, p50, p99, ratios (JSON + table)."""
     _patch_first()

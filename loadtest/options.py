@@ -12,7 +12,7 @@ import math
 import os
 import sys
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 from typer.core import TyperGroup
@@ -121,3 +121,13 @@ def _results_file(path: Path) -> Path:
 def results_file(help: str) -> Any:
     """A file the command writes: its folder is created; a folder in its place is refused."""
     return typer.Option(help=help, dir_okay=False, callback=_results_file)
+
+
+# The flags the server benchmarks share (bench-server and bench-peers run the same load on different servers).
+ModelRepository = Annotated[Path, typer.Option(help="Model repository built by `make models`")]
+BenchModels = Annotated[str, typer.Option(help="Comma-separated model names")]
+BenchUsers = Annotated[int, typer.Option(min=1, max=256, help="Concurrent closed-loop clients")]
+BenchDuration = Annotated[float, number("Seconds of measured load per server run", 1, 300)]
+BenchWarmup = Annotated[float, number("Seconds of load before measuring", 0, 60)]
+BenchBatch = Annotated[int, typer.Option(min=1, max=4096, help="Max batch size, and the raw loop's batch")]
+BenchRepeats = Annotated[int, typer.Option(min=1, max=9, help="Interleaved repeats; the table shows medians")]
