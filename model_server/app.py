@@ -50,5 +50,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         metrics=state.metrics,
         max_body_bytes=state.settings.max_body_bytes,
         model_versions={name: set(versions) for name, versions in state.cards.items()},
+        infer_routes=[
+            route  # the routers' own routes (full paths): app.routes holds the included routers, not their routes
+            for route in (*api_v2.router.routes, *api_v1.router.routes)
+            if getattr(route, "endpoint", None) in (api_v2.infer, api_v1.predict)
+        ],
     )
     return app

@@ -27,10 +27,6 @@ class ModelNotFound(ServerError):
     status_code = 404
 
 
-class PayloadTooLarge(ServerError):
-    status_code = 413
-
-
 class NotReady(ServerError):
     status_code = 503
     headers: ClassVar[dict[str, str] | None] = {"Retry-After": "1"}

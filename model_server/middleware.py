@@ -1,28 +1,32 @@
 """Pure ASGI middleware (cheaper than BaseHTTPMiddleware): body size limit, requests in flight, per-model metrics."""
 
-import re
 import time
+from collections.abc import Sequence
+from typing import Any
 
 from starlette.exceptions import HTTPException
+from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from model_server.errors import error_response
 from model_server.metrics import Metrics
 
-# /v2/models/{m}[/versions/{v}]/infer and /v1/models/{m}:predict
-INFER_PATH = re.compile(
-    r"^/v2/models/(?P<m>[^/]+)(?:/versions/(?P<v>[^/]+))?/infer$|^/v1/models/(?P<m1>[^/:]+):predict$"
-)
-
-
 UNKNOWN = "_unknown"  # the label value for a model or version that is not in the repository
 
 
 class ServingMiddleware:
+    """`infer_routes`: the routes whose requests are counted in flight and labelled by model and version."""
+
     def __init__(
-        self, app: ASGIApp, metrics: Metrics, max_body_bytes: int, model_versions: dict[str, set[str]]
+        self,
+        app: ASGIApp,
+        metrics: Metrics,
+        max_body_bytes: int,
+        model_versions: dict[str, set[str]],
+        infer_routes: Sequence[BaseRoute],
     ) -> None:
         self.app = app
+        self.infer_routes = infer_routes
         self.metrics = metrics
         self.max_body_bytes = max_body_bytes
         self.model_versions = model_versions  # what labels may hold: the repository's names and versions
@@ -45,8 +49,8 @@ class ServingMiddleware:
                 raise HTTPException(413, f"request body over the {limit}-byte limit")
             return message
 
-        match = INFER_PATH.match(scope["path"])
-        if match is None:
+        params = self._infer_params(scope)
+        if params is None:
             return await self.app(scope, limited_receive, send)
 
         status = 500
@@ -63,14 +67,23 @@ class ServingMiddleware:
             await self.app(scope, limited_receive, send_status)
         finally:
             self.metrics.in_flight.dec()
-            model, version = self._labels(match, scope.get("state", {}).get("model_version"))
+            model, version = self._labels(params, scope.get("state", {}).get("model_version"))
             self.metrics.requests.labels(model, version, str(status)).inc()
             self.metrics.request_duration.labels(model, version).observe(time.perf_counter() - started)
 
-    def _labels(self, match: re.Match, served_version: str | None) -> tuple[str, str]:
+    def _infer_params(self, scope: Scope) -> dict[str, Any] | None:
+        """The path parameters of the inference route this request's path matches (any method: a 405 counts too),
+        or None for every other path; the router's own matching, before the router runs."""
+        for route in self.infer_routes:
+            match, child = route.matches(scope)
+            if match is not Match.NONE:
+                return child.get("path_params", {})
+        return None
+
+    def _labels(self, params: dict[str, Any], served_version: str | None) -> tuple[str, str]:
         """Label values from the repository only, whatever the path holds: one series per real model version."""
-        versions = self.model_versions.get(match["m"] or match["m1"])
+        versions = self.model_versions.get(params["name"])
         if versions is None:
             return UNKNOWN, UNKNOWN
-        version = served_version or match["v"]  # the handler sets the served version once it resolves one
-        return match["m"] or match["m1"], version if version in versions else UNKNOWN
+        version = served_version or params.get("version")  # the handler sets the served version once it resolves one
+        return params["name"], version if version in versions else UNKNOWN
