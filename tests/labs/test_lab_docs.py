@@ -147,6 +147,7 @@ def test_numbers_the_lessons_state_match_the_code():
     default = re.search(r'"--requests", type=int, default=(\d+)', client)[1]
     lab01 = (ROOT / "labs/01-serve/README.md").read_text()
     assert f"{default} sequential v2 requests" in lab01
+    assert re.findall(r"the next (\w+)", lab01) == [default], "lab 01 names another request count than the default"
     minor = ".".join(KUBERNETES_VERSION.split(".")[:2])
     lab04 = (ROOT / "labs/04-kubernetes/README.md").read_text()
     assert f"-k {KUBERNETES_VERSION}" in lab04 and f"against version {minor}`" in lab04
