@@ -213,7 +213,7 @@ def test_pareto_chart_names_configurations_without_overlaps_and_draws_no_cost_wh
     'missed the SLO: no cost' marker sat at a cost on the cost axis, and a flat quality axis said nothing."""
     import matplotlib.pyplot as plt
 
-    from loadtest.studies.tradeoffs import pareto_figure
+    from loadtest.studies.pareto_chart import pareto_figure
 
     def r(config, cost, quality, metric, p95=50.0, cpu=5.0):
         return {
