@@ -50,7 +50,7 @@ def pinnable_cores() -> list[int] | None:
     cpuset), sorted; None where the platform cannot pin (macOS has no sched_*affinity)."""
     if not hasattr(os, "sched_getaffinity") or not hasattr(os, "sched_setaffinity"):
         return None
-    return sorted(os.sched_getaffinity(0))
+    return usable_cores()
 
 
 def pin(cores: Iterable[int]) -> None:
