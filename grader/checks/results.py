@@ -13,6 +13,7 @@ from grader.catalog import register
 from grader.context import Context
 from grader.verdict import Fail, Verdict
 from loadtest import slo as slo_mod
+from loadtest.summary import Summary
 
 SLO = "labs/06-measure/slo.yaml"
 RESULTS = "labs/06-measure/results"
@@ -25,7 +26,7 @@ def load_slo(ctx: Context, path: str) -> slo_mod.Slo:
         raise Fail(f"{path}: {exc}") from None
 
 
-def summaries(ctx: Context, results: str) -> list[dict]:
+def summaries(ctx: Context, results: str) -> list[Summary]:
     """The run's summary.json, or one per trial (trial-N/summary.json)."""
     root = ctx.root / results
     rels = [f"{results}/summary.json"] if (root / "summary.json").exists() else []
