@@ -70,7 +70,7 @@ def limits_parent(ctx: Context, base_image: str, seconds: float) -> str | None:
     the means to bound it, a learner's self-check (`grader check`: their own Dockerfile on their own machine)
     builds without a process bound (None); the batch grader (other people's Dockerfiles) skips the check."""
     if engine := bounded_here():
-        if not os.environ.get("GRADER_RUN_ID"):  # set by the batch grader's workers only
+        if not ctx.batch:
             return None
         raise Skip(
             f"image builds are bounded through cgroup v1 with the cgroupfs driver; this engine has {engine}",
@@ -90,10 +90,9 @@ def limits_parent(ctx: Context, base_image: str, seconds: float) -> str | None:
     return f"{parent.rstrip('/')}/{cid}"
 
 
-def _record(run_id: str, kind: str, ident: str) -> None:
-    ledger = os.environ.get("GRADER_LEDGER")
+def _record(ledger: Path | None, run_id: str, kind: str, ident: str) -> None:
     if ledger:
-        with (Path(ledger) / f"{run_id}.ids").open("a") as fh:
+        with (ledger / f"{run_id}.ids").open("a") as fh:
             fh.write(f"{kind} {ident}\n")
 
 
@@ -141,13 +140,13 @@ def build(
             elif text.startswith("---> Running in "):
                 cid = text.split()[-1]
                 result.containers.append(cid)
-                _record(ctx.run_id, "container", cid)
+                _record(ctx.settings.ledger, ctx.run_id, "container", cid)
                 running[:] = [cid]
             elif text.startswith("---> ") and re.fullmatch(r"---> [0-9a-f]{12}", text):
                 running.clear()
                 if step != "FROM":  # a FROM step prints the id of an image that existed before
                     result.images.append(text.split()[-1])
-                    _record(ctx.run_id, "image", text.split()[-1])
+                    _record(ctx.settings.ledger, ctx.run_id, "image", text.split()[-1])
 
     reader = threading.Thread(target=read, daemon=True)
     reader.start()

@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 
 from grader import safeyaml
+from grader.settings import GraderSettings, get_settings
 from grader.spec import REPO_ROOT, CheckSpec, LabSpec
 from grader.verdict import Fail, Skip
 
@@ -29,6 +30,9 @@ class Context:
     # The grader's own working tree (a learner's `make check`): its code may run on this host. Anyone else's
     # (`grade`, `check --path`) is untrusted and runs only in the sandbox.
     own_tree: bool = False
+    # Run by the batch grader's worker (other people's code): never built without bounds.
+    batch: bool = False
+    settings: GraderSettings = field(default_factory=get_settings)
 
     def file(self, rel: str) -> Path:
         """A file of the submission; Fail when missing or when it leads outside the submission."""

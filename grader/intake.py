@@ -1,7 +1,7 @@
 """Submissions into a private temporary copy: a folder, a git repository, a .zip or a .tar.gz.
 
 Refused (the whole submission, with the reason): symlinks that lead outside it, archive members
-with `..` or an absolute path, links, devices, and more than MAX_FILES files or MAX_BYTES bytes
+with `..` or an absolute path, links, devices, and more than GRADER_MAX_FILES files or GRADER_MAX_BYTES bytes
 unpacked (zip bombs are caught while reading, not trusted from the headers).
 """
 
@@ -19,12 +19,10 @@ import zipfile
 from pathlib import Path, PurePosixPath
 
 from grader import gitdata
+from grader.settings import get_settings
 
-MAX_FILES = int(os.environ.get("GRADER_MAX_FILES", "5000"))
-# unpack_isolated: the memory an unpacking child may map, and its deadline.
-MEMORY_BYTES = int(os.environ.get("GRADER_INTAKE_MEMORY", str(1024**3)))
+# unpack_isolated's deadline (its memory cap, and the files and bytes a submission may unpack to: GraderSettings).
 TIMEOUT_S = 300
-MAX_BYTES = int(os.environ.get("GRADER_MAX_BYTES", "200000000"))
 SKIP_DIRS = {".git", ".venv", "node_modules", "__pycache__", "models", "wheelhouse"}
 ARCHIVES = (".zip", ".tar.gz", ".tgz")
 # Top-level folders of the repository: a submission holding only one of them is not wrapped in a folder.
@@ -167,7 +165,8 @@ def _from_bare_git(src: Path, dest: Path, budget: _Budget) -> None:
 
 def unpack(src: Path, dest: Path, max_files: int | None = None, max_bytes: int | None = None) -> Path:
     """Copy or extract `src` into `dest`; returns the submission root (a lone top folder is stepped into)."""
-    budget = _Budget(max_files or MAX_FILES, max_bytes or MAX_BYTES)
+    settings = get_settings()
+    budget = _Budget(max_files or settings.max_files, max_bytes or settings.max_bytes)
     dest.mkdir(parents=True, exist_ok=True)
     try:
         if src.is_symlink() and not src.resolve().is_relative_to(src.parent.resolve()):
@@ -216,13 +215,15 @@ def unpack_isolated(src: Path, dest: Path, timeout: float = TIMEOUT_S) -> Path:
     shutil.rmtree(dest, ignore_errors=True)
     why = proc.stderr.decode(errors="replace").strip().splitlines()[-1:] or [f"exit {proc.returncode}"]
     raise Refused(
-        reply.get("refused") or f"unpacking failed within its {MEMORY_BYTES / 2**30:g} GiB cap: {why[0]:.200}"
+        reply.get("refused")
+        or f"unpacking failed within its {get_settings().intake_memory / 2**30:g} GiB cap: {why[0]:.200}"
     )
 
 
 def main() -> None:
     """`python -m grader.intake SRC DEST`: one JSON line, {"root": ...} or {"refused": ...}."""
-    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_BYTES, MEMORY_BYTES))
+    memory = get_settings().intake_memory
+    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     try:
         reply = {"root": str(unpack(Path(sys.argv[1]), Path(sys.argv[2])))}

@@ -1,72 +1,94 @@
-"""Probes for what live checks require; each missing one says which command provides it."""
+"""What live checks require: one table of requirements, each with its probe and the command that provides it.
+A lab.yaml's `requires` is checked against the table; the runner skips a check whose requirement is missing."""
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass
 from functools import cache
+from typing import Annotated
 
-from grader.spec import REPO_ROOT
+from pydantic import AfterValidator
 
-BASE_IMAGE = os.environ.get("GRADER_BASE_IMAGE", "ai-hosting-labs/python-base:bookworm-3.11")
-SERVER_IMAGE = os.environ.get("GRADER_SERVER_IMAGE", "ai-hosting-labs/model-server:grader")
-PROVIDES = {
-    "docker": "make docker-engine",
-    "compose": "make docker-engine (installs docker-compose)",
-    "kind": "make doctor (it says how to install kind), then make cluster-up deploy",
-    "base-image": "make base-image",
-    "models": "make models",
-    "server-image": f"make image IMAGE={SERVER_IMAGE}",
-    "wheelhouse": "make wheelhouse",
-}
+from grader import programs
+from grader.settings import REPO_ROOT, GraderSettings, get_settings
 
 
-def _ok(*args: str) -> bool:
+@dataclass(frozen=True)
+class Need:
+    provide: str  # the command that provides it ({server_image}: the grader's server image)
+    probe: Callable[[GraderSettings], str | None]  # None when met, else what is missing
+
+
+def _docker(_: GraderSettings) -> str | None:
+    return None if programs.docker_answers() else "no Docker engine answers `docker info`"
+
+
+def _compose(settings: GraderSettings) -> str | None:
+    if shutil.which("docker-compose") or programs.succeeds("docker", "compose", "version"):
+        return _docker(settings)
+    return "neither `docker compose` nor `docker-compose` is installed"
+
+
+def _kind(settings: GraderSettings) -> str | None:
+    if not programs.project_tool("kind"):  # KIND, .bin/kind, PATH: where the Makefile finds it
+        return "no cluster: kind is not installed"
     try:
-        return subprocess.run(args, capture_output=True, timeout=30).returncode == 0
-    except (OSError, subprocess.TimeoutExpired):
-        return False
+        tool = programs.kubectl()
+    except programs.MissingProgram as exc:
+        return str(exc)
+    answers = programs.succeeds(tool, "--context", settings.kube_context, "get", "nodes")
+    return None if answers else "no cluster: no kind cluster answers"
+
+
+def _image(image: str, settings: GraderSettings) -> str | None:
+    return _docker(settings) or (
+        None if programs.succeeds("docker", "image", "inspect", image) else f"no image {image}"
+    )
+
+
+def _models(_: GraderSettings) -> str | None:
+    built = list((REPO_ROOT / "models").glob("*/*/model.onnx"))
+    return None if built else "the model repository models/ is not built"
+
+
+def _wheelhouse(_: GraderSettings) -> str | None:
+    built = (REPO_ROOT / "wheelhouse" / ".built").exists()
+    return None if built else "no wheelhouse/ (offline image builds need it)"
+
+
+REQUIREMENTS: dict[str, Need] = {
+    "docker": Need("make docker-engine", _docker),
+    "compose": Need("make docker-engine (installs docker-compose)", _compose),
+    "kind": Need("make doctor (it says how to install kind), then make cluster-up deploy", _kind),
+    "base-image": Need("make base-image", lambda s: _image(s.base_image, s)),
+    "models": Need("make models", _models),
+    "server-image": Need("make image IMAGE={server_image}", lambda s: _image(s.server_image, s)),
+    "wheelhouse": Need("make wheelhouse", _wheelhouse),
+}
+PROVIDES = {name: need.provide for name, need in REQUIREMENTS.items()}
+
+
+def _known(name: str) -> str:
+    if name not in REQUIREMENTS:
+        raise ValueError(f"unknown requirement {name!r}; known: {', '.join(REQUIREMENTS)}")
+    return name
+
+
+# A lab.yaml's `requires` item: a name of the table.
+Requirement = Annotated[str, AfterValidator(_known)]
+
+
+def provide(requirement: str, settings: GraderSettings | None = None) -> str:
+    """The command that provides the requirement."""
+    return PROVIDES[requirement].format(server_image=(settings or get_settings()).server_image)
 
 
 @cache
 def missing(requirement: str) -> str | None:
-    """None when the requirement is met, else what is missing."""
-    if requirement == "docker":
-        return None if shutil.which("docker") and _ok("docker", "info") else "no Docker engine answers `docker info`"
-    if requirement == "compose":
-        if shutil.which("docker-compose") or _ok("docker", "compose", "version"):
-            return missing("docker")
-        return "neither `docker compose` nor `docker-compose` is installed"
-    if requirement == "kind":
-        from grader.ops.doctor import project_tool  # KIND, .bin/kind, PATH: where the Makefile finds it
-
-        if not project_tool("kind"):
-            return "no cluster: kind is not installed"
-        from grader.policies.kubernetes import RenderError, kubectl
-
-        try:
-            tool = kubectl()
-        except RenderError as exc:
-            return str(exc)
-        return (
-            None
-            if _ok(tool, "--context", "kind-ai-hosting-labs", "get", "nodes")
-            else "no cluster: no kind cluster answers"
-        )
-    if requirement == "base-image":
-        return _image_present(BASE_IMAGE)
-    if requirement == "server-image":
-        return _image_present(SERVER_IMAGE)
-    if requirement == "wheelhouse":
-        return (
-            None if (REPO_ROOT / "wheelhouse" / ".built").exists() else "no wheelhouse/ (offline image builds need it)"
-        )
-    if requirement == "models":
-        built = list((REPO_ROOT / "models").glob("*/*/model.onnx"))
-        return None if built else "the model repository models/ is not built"
-    raise ValueError(f"unknown requirement {requirement}")
-
-
-def _image_present(image: str) -> str | None:
-    return missing("docker") or (None if _ok("docker", "image", "inspect", image) else f"no image {image}")
+    """None when the requirement is met on this machine (with the process's settings), else what is missing."""
+    need = REQUIREMENTS.get(requirement)
+    if need is None:
+        raise ValueError(f"unknown requirement {requirement}")
+    return need.probe(get_settings())

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import os
 import threading
 import time
 import uuid
@@ -18,6 +17,7 @@ from pathlib import Path
 from grader import catalog, requirements
 from grader.context import Context, cap
 from grader.results import CheckResult, LabResult, PartResult, Status
+from grader.settings import GraderSettings, get_settings
 from grader.spec import CheckSpec, LabSpec
 from grader.verdict import Fail, Skip, Verdict
 from grader.version import GRADER_VERSION
@@ -92,7 +92,17 @@ def _parts(spec: CheckSpec, status: Status, verdict: Verdict | None) -> list[Par
     return out
 
 
-def run_check(spec: CheckSpec, lab: LabSpec, root: Path, run_id: str, own_tree: bool = False) -> CheckResult:
+def run_check(
+    spec: CheckSpec,
+    lab: LabSpec,
+    root: Path,
+    run_id: str,
+    own_tree: bool = False,
+    *,
+    batch: bool = False,
+    settings: GraderSettings | None = None,
+) -> CheckResult:
+    settings = settings or get_settings()
     start = time.monotonic()
     provide = ""
     verdict = None
@@ -101,10 +111,16 @@ def run_check(spec: CheckSpec, lab: LabSpec, root: Path, run_id: str, own_tree: 
     if missing:
         status: Status = "skipped"
         feedback = "skipped: " + "; ".join(why or "" for _, why in missing)
-        provide = "; ".join(requirements.PROVIDES[r] for r, _ in missing)
+        provide = "; ".join(requirements.provide(r, settings) for r, _ in missing)
     else:
         ctx = Context(
-            root=root, lab=lab, check=spec, run_id=f"{run_id}-{spec.id.replace('.', '-')}"[:60], own_tree=own_tree
+            root=root,
+            lab=lab,
+            check=spec,
+            run_id=f"{run_id}-{spec.id.replace('.', '-')}"[:60],
+            own_tree=own_tree,
+            batch=batch,
+            settings=settings,
         )
         try:
             status, verdict, feedback, provide = _call(ctx)
@@ -136,15 +152,27 @@ def run_check(spec: CheckSpec, lab: LabSpec, root: Path, run_id: str, own_tree: 
 
 
 def run_lab(
-    lab: LabSpec, root: Path, *, static_only: bool = False, only: list[str] | None = None, own_tree: bool = False
+    lab: LabSpec,
+    root: Path,
+    *,
+    static_only: bool = False,
+    only: list[str] | None = None,
+    own_tree: bool = False,
+    run_id: str | None = None,
+    settings: GraderSettings | None = None,
 ) -> LabResult:
     started = dt.datetime.now(dt.UTC)
     t0 = time.monotonic()
     # The batch grader passes its own id, so it can remove this run's containers if it has to kill it.
-    run_id = os.environ.get("GRADER_RUN_ID") or uuid.uuid4().hex[:8]
+    batch, run_id = run_id is not None, run_id or uuid.uuid4().hex[:8]
+    settings = settings or get_settings()
     selected = [c for c in lab.checks if not only or c.id in only]
     not_run = [c.id for c in selected if static_only and c.kind == "live"]
-    results = [run_check(c, lab, root, run_id, own_tree) for c in selected if c.id not in not_run]
+    results = [
+        run_check(c, lab, root, run_id, own_tree, batch=batch, settings=settings)
+        for c in selected
+        if c.id not in not_run
+    ]
     return LabResult(
         lab=lab.folder,
         lab_title=lab.title,

@@ -15,13 +15,13 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from grader import catalog
+from grader.requirements import Requirement
+from grader.settings import REPO_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 LABS_DIR = REPO_ROOT / "labs"
 LAB_DIR_RE = re.compile(r"^(\d\d)-[a-z0-9-]+$")
 
 Visibility = Literal["visible", "hidden", "after_due_date", "after_published"]
-Requirement = Literal["docker", "compose", "kind", "base-image", "server-image", "wheelhouse", "models"]
 
 
 class SpecError(ValueError):

@@ -14,27 +14,31 @@ import resource
 import sys
 from pathlib import Path
 
+from grader.settings import get_settings
 
-def apply_limits() -> None:
-    """Memory cap from GRADER_MEMORY_LIMIT (bytes); no core dumps."""
-    limit = int(os.environ.get("GRADER_MEMORY_LIMIT", "0"))
+
+def apply_limits(limit: int) -> None:
+    """Memory cap in bytes (GRADER_MEMORY_LIMIT, set by the batch); no core dumps."""
     if limit:
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
 def main() -> None:
-    apply_limits()
+    settings = get_settings()
+    apply_limits(settings.memory_limit)
     replies = os.fdopen(os.dup(sys.stdout.fileno()), "w")
     sys.stdout = sys.stderr  # nothing printed while grading can corrupt a reply
     from grader import formats, runner, spec
 
     for line in sys.stdin:
         task = json.loads(line)
-        os.environ["GRADER_RUN_ID"] = task["run_id"]
         reply: dict[str, object]
         try:
-            result = runner.run_lab(spec.resolve(task["lab"]), Path(task["root"]), static_only=task["static_only"])
+            lab, root = spec.resolve(task["lab"]), Path(task["root"])
+            result = runner.run_lab(
+                lab, root, static_only=task["static_only"], run_id=task["run_id"], settings=settings
+            )
             Path(task["out"]).write_text(formats.project_json(result))
             reply = {"ok": True, "recycle": any(c.status == "timeout" for c in result.checks)}
         except Exception as exc:

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from grader import requirements
+from grader.settings import get_settings
 from loadtest.local_server import LocalServer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -65,7 +66,7 @@ def server_image(docker_engine: None, models_dir: Path) -> str:
     the tag the grader's live checks run (so they test this tree, never an image an earlier run left behind). The
     offline path builds the base image too. Docker's layer cache makes the build of an unchanged tree take seconds;
     the image is kept: it is the one `make check` uses."""
-    image = requirements.SERVER_IMAGE
+    image = get_settings().server_image
     build = subprocess.run(
         [str(ROOT / "scripts" / "docker-image.sh"), image],
         cwd=ROOT,

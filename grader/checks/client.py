@@ -28,7 +28,6 @@ from prometheus_client.parser import text_string_to_metric_families
 from grader import requirements, sandbox
 from grader.catalog import register
 from grader.context import Context, cap
-from grader.requirements import SERVER_IMAGE
 from grader.spec import REPO_ROOT
 from grader.verdict import Fail, Skip, Verdict
 from loadtest import preflight
@@ -200,15 +199,15 @@ def client_live(ctx: Context, path: str = CLIENT, ready_s: float = 60, run_s: fl
         return _local(ctx, script, path, ready_s, run_s)
     for need in ("docker", "server-image"):
         if why := requirements.missing(need):
-            raise Skip(why, requirements.PROVIDES[need])
+            raise Skip(why, requirements.provide(need, ctx.settings))
     net = sandbox.network(ctx, "net")
     server = sandbox.run_detached(
-        ctx, "server", SERVER_IMAGE, "--read-only", "--tmpfs", "/tmp", "--network-alias", "server",
+        ctx, "server", ctx.settings.server_image, "--read-only", "--tmpfs", "/tmp", "--network-alias", "server",
         "--health-interval", "1s", net=net,
     )  # fmt: skip
     sandbox.wait_healthy(server, ready_s)
     client = sandbox.run_detached(
-        ctx, "client", SERVER_IMAGE, "--read-only", "--user", "65534:65534", "--pids-limit", "64",
+        ctx, "client", ctx.settings.server_image, "--read-only", "--user", "65534:65534", "--pids-limit", "64",
         "--volume", f"{script}:/submission/client.py:ro", net=net,
         command=("python", "/submission/client.py", "--url", "http://server:8000", "--requests", str(REQUESTS)),
     )  # fmt: skip

@@ -7,17 +7,13 @@ import json
 
 from grader.catalog import register
 from grader.context import Context, cap, run_tool
-from grader.policies.kubernetes import kubectl
+from grader.programs import kubectl
 from grader.verdict import Fail, Verdict
 
-NAMESPACE = "ai-hosting-labs"
-KUBE_CONTEXT = "kind-ai-hosting-labs"
 
-
-def _get(kind: str, name: str) -> dict:
-    proc = run_tool(
-        [kubectl(), "--context", KUBE_CONTEXT, "-n", NAMESPACE, "get", kind, name, "-o", "json"], timeout=30
-    )
+def _get(ctx: Context, kind: str, name: str) -> dict:
+    where = ["--context", ctx.settings.kube_context, "-n", ctx.settings.namespace]
+    proc = run_tool([kubectl(), *where, "get", kind, name, "-o", "json"], timeout=30)
     if proc.returncode != 0:
         raise Fail(f"kubectl get {kind}/{name}: {cap(proc.stderr, 300)}; deploy with `make cluster-up deploy`")
     return json.loads(proc.stdout)
@@ -25,7 +21,7 @@ def _get(kind: str, name: str) -> dict:
 
 @register("cluster.deployment_available")
 def deployment_available(ctx: Context, name: str = "model-server", minimum: int = 2) -> Verdict:
-    status = _get("deployment", name).get("status", {})
+    status = _get(ctx, "deployment", name).get("status", {})
     ready = status.get("readyReplicas", 0)
     if ready < minimum:
         return Verdict(
@@ -36,7 +32,7 @@ def deployment_available(ctx: Context, name: str = "model-server", minimum: int 
 
 @register("cluster.hpa_metrics")
 def hpa_metrics(ctx: Context, name: str = "model-server") -> Verdict:
-    status = _get("hpa", name).get("status", {})
+    status = _get(ctx, "hpa", name).get("status", {})
     cpu = [m for m in status.get("currentMetrics") or [] if (m.get("resource") or {}).get("name") == "cpu"]
     if not cpu:
         return Verdict(

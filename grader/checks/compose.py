@@ -28,7 +28,6 @@ from pathlib import Path
 from grader.catalog import register
 from grader.context import Context, cap, run_tool
 from grader.policies.compose import COMPOSE, NGINX, POLICIES, SERVER, check_nginx_upstream, vet
-from grader.requirements import BASE_IMAGE, SERVER_IMAGE
 from grader.verdict import Fail, Skip, Verdict
 from loadtest.local_server import free_port
 from loadtest.preflight import poll
@@ -83,7 +82,17 @@ def build_lb(ctx: Context, tag: str) -> None:
         shutil.copy2(ctx.reference / "docker/lb/Dockerfile", Path(tmp) / "Dockerfile")
         (Path(tmp) / "nginx.conf").write_text(ctx.text(NGINX))
         proc = run_tool(
-            ["docker", "build", "--memory", "1g", "--build-arg", f"BASE_IMAGE={BASE_IMAGE}", "--tag", tag, tmp],
+            [
+                "docker",
+                "build",
+                "--memory",
+                "1g",
+                "--build-arg",
+                f"BASE_IMAGE={ctx.settings.base_image}",
+                "--tag",
+                tag,
+                tmp,
+            ],
             timeout=600,
         )
     if proc.returncode != 0:
@@ -119,17 +128,19 @@ def _up(ctx: Context, path: str, replicas: int, ready_s: float) -> tuple[str, li
     port = free_port()
     env = {
         **os.environ,
-        "IMAGE": SERVER_IMAGE,
+        "IMAGE": ctx.settings.server_image,
         "IMAGE_TAG": project,
         "LB_PORT": str(port),
-        "BASE_IMAGE": BASE_IMAGE,
+        "BASE_IMAGE": ctx.settings.base_image,
     }
     # The images are the grader's, whatever the file names: the server image, and an lb image of this run's
     # own (a learner's `image:` could otherwise name, overwrite and remove any image, or pull from anywhere).
     lb_image = f"{ctx.name('lb')}:check"
     override_dir = Path(tempfile.mkdtemp(prefix="ahl-grader-compose-"))
     ctx.cleanups.append(partial(shutil.rmtree, override_dir, ignore_errors=True))
-    override: dict[str, object] = {"services": {SERVER: {"image": SERVER_IMAGE}, "lb": {"image": lb_image}}}
+    override: dict[str, object] = {
+        "services": {SERVER: {"image": ctx.settings.server_image}, "lb": {"image": lb_image}}
+    }
     compose = ctx.yaml(path)
     if isinstance(compose, dict) and "version" in compose:  # Compose v1 wants the same version in both files
         override["version"] = compose["version"]

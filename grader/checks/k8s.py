@@ -79,14 +79,13 @@ def podspec_run(ctx: Context, overlay: str = OVERLAY) -> Verdict:
     """The rendered pod spec under Docker as the kubelet would run it (grader.ops.podspec): probes, one inference
     through the Service's port, preStop + drain with no request lost, exit within the grace period."""
     from grader.ops import podspec
-    from grader.requirements import SERVER_IMAGE
 
     objs = objects(ctx, overlay)
     unsafe = kubernetes.check_security_context(objs)
     if unsafe:
         raise Fail(f"not run: fix the securityContext first ({unsafe[0].message})")
     try:
-        pod = podspec.plan(objs, SERVER_IMAGE)
+        pod = podspec.plan(objs, ctx.settings.server_image)
     except podspec.PodSpecError as exc:
         raise Fail(f"the pod spec cannot run: {exc}") from None
     report = podspec.run_pod(pod)

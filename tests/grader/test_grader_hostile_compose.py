@@ -12,6 +12,7 @@ import yaml
 
 from grader import requirements
 from grader.policies.compose import vet
+from grader.settings import get_settings
 from tests.grader.conftest import ROOT, copy_lab, grade
 
 
@@ -42,7 +43,7 @@ def test_an_image_name_in_the_file_never_overwrites_or_removes_an_image(docker_e
         if requirements.missing(need):
             pytest.skip(f"{need}: {requirements.missing(need)}")
     victim = f"ahl-victim-{uuid.uuid4().hex[:8]}:1"
-    subprocess.run(["docker", "tag", requirements.BASE_IMAGE, victim], check=True)
+    subprocess.run(["docker", "tag", get_settings().base_image, victim], check=True)
     try:
         before = subprocess.run(["docker", "image", "inspect", "-f", "{{.Id}}", victim], capture_output=True, text=True)
         root = copy_lab("03", tmp_path)

@@ -7,6 +7,7 @@ import sys
 import time
 from pathlib import Path
 
+from grader import programs
 from grader.ops import doctor
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -150,7 +151,7 @@ def test_kind_and_kubectl_are_found_where_the_makefile_finds_them(tmp_path: Path
     for name in ("kind", "kubectl"):
         (tmp_path / ".bin" / name).write_text("#!/bin/sh\n")
         (tmp_path / ".bin" / name).chmod(0o755)
-    monkeypatch.setattr(doctor, "ROOT", tmp_path)
+    monkeypatch.setattr(programs, "REPO_ROOT", tmp_path)
     monkeypatch.delenv("KIND", raising=False)
     monkeypatch.delenv("KUBECTL", raising=False)
     monkeypatch.setenv("PATH", "/nonexistent")
