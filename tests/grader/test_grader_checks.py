@@ -267,12 +267,14 @@ def test_an_hpa_on_a_deployment_without_cpu_requests(submission) -> None:
 
 
 def test_an_hpa_without_behavior_fails_the_spec_and_its_stale_prediction(submission) -> None:
-    """The prediction is the what-if timeline of the HPA: changing the HPA makes the saved one stale too."""
+    """The prediction is the what-if timeline of the HPA: changing the HPA makes the saved one stale too, and the
+    recording, made with the 60 s window, scales down inside the default 300 s one."""
     root = submission("05")
     yaml_edit("k8s/base/hpa.yaml", lambda d: d[0]["spec"].pop("behavior"))(root)
     result = {c.id: c for c in grade("05", root).checks}
-    assert {k for k, c in result.items() if c.status == "failed"} == {"hpa.spec", "hpa.prediction"}
+    assert {k for k, c in result.items() if c.status == "failed"} == {"hpa.spec", "hpa.prediction", "hpa.observed"}
     assert "behavior" in result["hpa.spec"].feedback
+    assert "before the 300 s stabilization window" in result["hpa.observed"].feedback
 
 
 def test_an_hpa_that_never_scales_down_fails_the_prediction(submission) -> None:
