@@ -9,7 +9,7 @@ import sys
 from grader.catalog import register
 from grader.context import Context, cap, run_tool
 from grader.verdict import Fail, Skip, Verdict
-from loadtest import hpa_verify
+from loadtest.hpa import verify as hpa_verify
 
 HPA = "k8s/base/hpa.yaml"
 PREDICTION = "labs/05-autoscale/prediction.json"
@@ -140,7 +140,7 @@ def observed(
     ctx: Context, path: str = OBSERVED, prediction_path: str = PREDICTION, hpa: str = HPA, load: str = STEP_LOAD
 ) -> Verdict:
     """Predict, then verify: the run the learner recorded on kind (`make k8s-loadtest`'s hpa.csv, copied to `path`)
-    against their prediction, within loadtest.hpa_verify's tolerances; the scale-down window is their HPA's."""
+    against their prediction, within loadtest.hpa.verify's tolerances; the scale-down window is their HPA's."""
     if not ctx.exists(path):  # a recording needs kind: without one the lab is PARTIAL, as its live checks are
         raise Skip(
             f"no recording {path}: it is made on kind",

@@ -19,14 +19,14 @@ from pathlib import Path
 import matplotlib
 import yaml
 
-from loadtest import hpa_verify
+from loadtest.hpa import verify as hpa_verify
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 
 def ready_points(path: Path) -> list[tuple[float, int]]:
-    """Ready pods over time, seconds since the first row (the replicas come from loadtest.hpa_verify)."""
+    """Ready pods over time, seconds since the first row (the replicas come from loadtest.hpa.verify)."""
     with path.open() as f:
         rows = [r for r in csv.DictReader(f) if r.get("replicas") and r.get("ready")]
     return [(float(r["time"]) - float(rows[0]["time"]), int(r["ready"])) for r in rows] if rows else []

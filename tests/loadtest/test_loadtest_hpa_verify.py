@@ -1,4 +1,4 @@
-"""Predict, then verify: the tolerances of loadtest.hpa_verify on timelines shaped like lab 05's."""
+"""Predict, then verify: the tolerances of loadtest.hpa.verify on timelines shaped like lab 05's."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from loadtest import hpa_verify
+from loadtest.hpa import verify as hpa_verify
 
 PREDICTED = [(15.0 * i, r) for i, r in enumerate([2, 2, 2, 2, 4, 5, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 3, 3, 2, 2])]
 
