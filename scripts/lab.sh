@@ -12,16 +12,20 @@
 set -o errexit -o nounset -o pipefail
 cd "$(dirname "$0")/.."
 
-lab=${1:?usage: scripts/lab.sh NN (00-07)}
-lab=${lab##*/}
-lab=${lab%%-*}  # 02-containerize -> 02
-[[ $lab =~ ^0?[0-7]$ ]] || { echo "lab: LAB must be a lab number 00-07 (or its folder name), got '$1'" >&2; exit 2; }
-lab=0${lab: -1}
+: "${1:?usage: scripts/lab.sh NN (00-07)}"
 python=${PYTHON:-.venv/bin/python}
+[[ -x $python ]] || { echo "lab: $python not found: run 'make setup' first" >&2; exit 2; }
+# The lab's id as the grader reads LAB (grader.spec.resolve: 2, 02, 02-containerize, labs/02-containerize).
+resolve='import sys; from grader.spec import SpecError, resolve
+try: print(resolve(sys.argv[1]).id)
+except SpecError: sys.exit(3)'
+lab=$("$python" -c "$resolve" "$1") || {
+    (($? != 3)) || echo "lab: LAB must be a lab number 00-07 (or its folder name), got '$1'" >&2
+    exit 2
+}
 quick=${QUICK:-}
 out=${RESULTS:-results}/labs/$lab
 tag=ahl-labs-$$
-[[ -x $python ]] || { echo "lab: $python not found: run 'make setup' first" >&2; exit 2; }
 
 step_no=0
 step() { step_no=$((step_no + 1)); printf '\n==> lab %s, step %d: %s\n' "$lab" "$step_no" "$*"; }
