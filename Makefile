@@ -282,7 +282,7 @@ lab-02: models ## Lab 02 containerize: build, run at --cpus 1 and 2 (thread coun
 	PYTHON=$(PY) scripts/lab.sh 02
 lab-03: models ## Lab 03 Compose: scaling curve 1-3 replicas, rolling restart (QUICK=1: 2 replicas, 5 s); then grade
 	PYTHON=$(PY) scripts/lab.sh 03
-lab-04: models ## Lab 04 Kubernetes: render + validate, pod spec under Docker; deploy/chaos/rollout when kind runs
+lab-04: models ## Lab 04 Kubernetes: render + validate, pod spec under Docker; deploy/chaos/rollout when kind runs (QUICK=1: deploy only)
 	PYTHON=$(PY) scripts/lab.sh 04
 lab-05: models ## Lab 05 autoscale: HPA what-if prediction; step load + predicted-vs-observed plot when kind runs
 	PYTHON=$(PY) scripts/lab.sh 05
