@@ -17,7 +17,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 import subprocess
 import threading
@@ -27,6 +26,7 @@ from pathlib import Path
 
 from grader import sandbox
 from grader.context import Context
+from grader.settings import child_env
 from grader.verdict import Skip
 
 PIDS = 256
@@ -123,7 +123,7 @@ def build(
         "--memory", MEMORY, "--memory-swap", MEMORY, "--cpu-quota", "100000", "--ulimit", f"fsize={FILE_BYTES}",
         "--file", str(dockerfile), "--tag", tag, *args, str(context),
     ]  # fmt: skip
-    env = {**os.environ, "DOCKER_BUILDKIT": "0"}
+    env = child_env(DOCKER_BUILDKIT="0")
     start = time.monotonic()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace")
     lines: list[str] = []

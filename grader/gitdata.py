@@ -20,6 +20,8 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from grader.settings import search_path
+
 SHA = re.compile(rb"[0-9a-f]{40}")
 REF = re.compile(r"refs/[A-Za-z0-9._/-]+")
 LOOSE_DIR = re.compile(r"[0-9a-f]{2}")
@@ -82,7 +84,7 @@ def head_commit(src: Path) -> str:
 def clean_env(home: Path) -> dict[str, str]:
     """No system or global config, no GIT_* variable of the caller, an empty home."""
     return {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "PATH": search_path(),
         "HOME": str(home),
         "XDG_CONFIG_HOME": str(home),
         "GIT_CONFIG_NOSYSTEM": "1",

@@ -4,6 +4,7 @@ Built once (`get_settings()`) and passed in: the runner hands them to each check
 tool variables (KIND, KUBECTL) are read apart, when a tool is looked up: make sets them per command.
 """
 
+import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -49,3 +50,13 @@ class ProjectTools(BaseSettings):
 
     kind: str | None = None
     kubectl: str | None = None
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    """The grader's environment for a trusted tool it starts (docker, docker compose), with `extra` set."""
+    return {**os.environ, **extra}
+
+
+def search_path() -> str:
+    """PATH alone, for a child started with an otherwise empty environment (git, a learner's client)."""
+    return os.environ.get("PATH", "/usr/bin:/bin")

@@ -28,6 +28,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from grader import requirements, sandbox
 from grader.catalog import register
 from grader.context import Context, cap
+from grader.settings import search_path
 from grader.spec import REPO_ROOT
 from grader.verdict import Fail, Skip, Verdict
 from loadtest import preflight
@@ -174,7 +175,7 @@ def _local(ctx: Context, script: Path, path: str, ready_s: float, run_s: float) 
         # -I: no user site-packages, no PYTHON* variables; a new session, so the deadline ends its children too.
         client = subprocess.Popen(
             [sys.executable, "-I", str(script), "--url", server.url, "--requests", str(REQUESTS)],
-            cwd=tmp, env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": tmp}, stdin=subprocess.DEVNULL,
+            cwd=tmp, env={"PATH": search_path(), "HOME": tmp}, stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=_limits,
         )  # fmt: skip
         try:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import shutil
 import subprocess
 import tempfile
@@ -28,6 +27,7 @@ from pathlib import Path
 from grader.catalog import register
 from grader.context import Context, cap, run_tool
 from grader.policies.compose import COMPOSE, NGINX, POLICIES, SERVER, check_nginx_upstream, vet
+from grader.settings import child_env
 from grader.verdict import Fail, Skip, Verdict
 from loadtest.local_server import free_port
 from loadtest.preflight import poll
@@ -126,13 +126,9 @@ def _up(ctx: Context, path: str, replicas: int, ready_s: float) -> tuple[str, li
         raise Fail("not started: " + "; ".join(problems))
     project = ctx.name("stack").replace("-", "")[:40]
     port = free_port()
-    env = {
-        **os.environ,
-        "IMAGE": ctx.settings.server_image,
-        "IMAGE_TAG": project,
-        "LB_PORT": str(port),
-        "BASE_IMAGE": ctx.settings.base_image,
-    }
+    env = child_env(
+        IMAGE=ctx.settings.server_image, IMAGE_TAG=project, LB_PORT=str(port), BASE_IMAGE=ctx.settings.base_image
+    )
     # The images are the grader's, whatever the file names: the server image, and an lb image of this run's
     # own (a learner's `image:` could otherwise name, overwrite and remove any image, or pull from anywhere).
     lb_image = f"{ctx.name('lb')}:check"

@@ -24,8 +24,7 @@ import typer
 
 from grader.policies import kubernetes as k8s
 from grader.programs import project_tool
-from grader.settings import get_settings
-from grader.spec import REPO_ROOT
+from grader.settings import REPO_ROOT, get_settings
 
 # metrics-server's first scrape (15 s resolution, a 30 s+ CPU window) and the HPA's 15 s sync, with a margin: until
 # then an HPA or a metrics-server that has no reading yet is young, not broken.
