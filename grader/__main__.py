@@ -15,6 +15,9 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Plain (click) help, as loadtest's: typer's rich help prints every flag, --help included, as "<bool>".
+    rich_markup_mode=None,
+    context_settings={"max_content_width": 120},
 )
 EXIT_NOT_PASSED = 1
 EXIT_USAGE = 2

@@ -9,7 +9,6 @@ so the grader does the same work it does on a class.
 from __future__ import annotations
 
 import json
-import os
 import platform
 import shutil
 import statistics
@@ -23,6 +22,7 @@ import typer
 
 from grader import batch, spec
 from grader.version import GRADER_VERSION
+from model_server import cpus
 
 LAB_FILES = {"02": ["model_server/Dockerfile"], "03": ["docker-compose.yml", "docker/lb/nginx.conf"]}
 DEFECTS = {
@@ -76,7 +76,7 @@ def main(
         "lab": spec_.folder,
         "submissions": count,
         "jobs": jobs,
-        "cpus": len(os.sched_getaffinity(0)),
+        "cpus": len(cpus.usable_cores()),
         "python": platform.python_version(),
         "wall_s": round(wall, 2),
         "wall_per_submission_s": round(wall / count, 3),

@@ -315,4 +315,7 @@ def main(
 
 
 if __name__ == "__main__":
-    typer.run(main)
+    # Plain (click) help, as the other commands: typer's rich help shows every flag as "<bool>".
+    cli = typer.Typer(add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None)
+    cli.command()(main)
+    cli()
