@@ -9,7 +9,7 @@ drain, and stop being sent when the drain ends (as kube-proxy would have stopped
 0 within terminationGracePeriodSeconds (counted from the preStop start, like the kubelet) with no request lost.
 
 This catches a probe on the wrong port, a read-only root the server cannot live with, a UID that cannot read the
-models, and a drain longer than the grace period. `make k8s-podspec` runs it; tests/k8s/test_k8s_podspec.py too.
+models, and a drain longer than the grace period. `make k8s-podspec` runs it; tests/k8s/test_podspec.py too.
 """
 
 from __future__ import annotations

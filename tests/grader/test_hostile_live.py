@@ -19,8 +19,8 @@ import pytest
 from grader import builds, intake, requirements
 from loadtest.preflight import poll
 from tests.grader.conftest import ROOT, copy_lab
-from tests.grader.test_grader_hostile_batch import BAD
-from tests.grader.test_grader_hostile_git import _bare, _git, _repo
+from tests.grader.test_hostile_batch import BAD
+from tests.grader.test_hostile_git import _bare, _git, _repo
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 DOCKERFILE = "model_server/Dockerfile"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.labs.test_lab_scripts import predict_args
+from tests.labs.test_scripts import predict_args
 
 ROOT = Path(__file__).resolve().parents[2]
 LAB_DIRS = [

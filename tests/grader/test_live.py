@@ -1,5 +1,5 @@
 """Live checks against the real Docker engine: in batch grading the learner's client runs in a container on a
-private network (`check` runs it as a local process: tests/grader/test_grader_live_local.py), a hanging client is
+private network (`check` runs it as a local process: tests/grader/test_live_local.py), a hanging client is
 stopped, and a batch with live checks grades a correct and a broken submission."""
 
 from __future__ import annotations

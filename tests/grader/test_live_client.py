@@ -1,5 +1,5 @@
 """Lab 01's live check counts the server's answers: a client.py that prints the expected labels without
-asking the server fails (the reference passing is in test_grader_live)."""
+asking the server fails (the reference passing is in test_live)."""
 
 from __future__ import annotations
 
