@@ -9,15 +9,11 @@ from typing import Annotated
 import typer
 
 from grader.spec import REPO_ROOT, SpecError
+from loadtest.options import typer_app
 
-app = typer.Typer(
-    help="Grade the labs: self-checks for learners, batch grading and student-edition release for instructors.",
+app = typer_app(
+    "Grade the labs: self-checks for learners, batch grading and student-edition release for instructors.",
     no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    # Plain (click) help, as loadtest's: typer's rich help prints every flag, --help included, as "<bool>".
-    rich_markup_mode=None,
-    context_settings={"max_content_width": 120},
 )
 EXIT_NOT_PASSED = 1
 EXIT_USAGE = 2

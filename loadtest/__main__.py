@@ -15,15 +15,10 @@ import typer
 from loadtest import capacity as capacity_mod
 from loadtest import options
 
-app = typer.Typer(
+app = options.typer_app(
+    "Load tests, SLO gates, capacity planning and the optimization trade-off study.",
     cls=options.OneLineErrors,
-    help="Load tests, SLO gates, capacity planning and the optimization trade-off study.",
     no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    # Plain (click) help: typer's rich help prints every flag, --help included, as "<bool>", as if it took a value.
-    rich_markup_mode=None,
-    context_settings={"max_content_width": 120},
 )
 
 EXIT_SLO = 1

@@ -36,6 +36,20 @@ class OneLineErrors(TyperGroup):
         sys.exit(code if isinstance(code, int) else 0)
 
 
+def typer_app(help: str | None = None, **options: Any) -> typer.Typer:
+    """The one style of the project's Python command lines (loadtest, the grader and its tools): plain click help
+    (typer's rich help prints every flag, --help included, as "<bool>", as if it took a value), no shell-completion
+    options, plain tracebacks."""
+    return typer.Typer(
+        help=help,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+        rich_markup_mode=None,
+        context_settings={"max_content_width": 120},
+        **options,
+    )
+
+
 def number(help: str, low: float, high: float, **kwargs: Any) -> Any:
     """A float in [low, high]: finite (typer's own range check lets NaN through with a misleading message)."""
 

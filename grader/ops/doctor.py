@@ -25,6 +25,7 @@ import typer
 from grader.policies import kubernetes as k8s
 from grader.programs import project_tool
 from grader.settings import REPO_ROOT, get_settings
+from loadtest.options import typer_app
 
 # metrics-server's first scrape (15 s resolution, a 30 s+ CPU window) and the HPA's 15 s sync, with a margin: until
 # then an HPA or a metrics-server that has no reading yet is young, not broken.
@@ -286,7 +287,6 @@ def main(
 
 
 if __name__ == "__main__":
-    # Plain (click) help, as the other commands: typer's rich help shows every flag as "<bool>".
-    cli = typer.Typer(add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None)
+    cli = typer_app()
     cli.command()(main)
     cli()

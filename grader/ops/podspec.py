@@ -31,6 +31,7 @@ import typer
 from grader.ops.podplan import PodPlan, PodSpecError, Probe, docker_run_command, plan
 from grader.policies import kubernetes as k8s
 from loadtest.local_server import free_port
+from loadtest.options import typer_app
 from loadtest.payloads import digits_v2_body
 from loadtest.preflight import poll
 
@@ -315,7 +316,6 @@ def main(
 
 
 if __name__ == "__main__":
-    # Plain (click) help, as the other commands: typer's rich help shows every flag as "<bool>".
-    cli = typer.Typer(add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None)
+    cli = typer_app()
     cli.command()(main)
     cli()

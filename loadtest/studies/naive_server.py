@@ -14,6 +14,7 @@ import typer
 import uvicorn
 from fastapi import FastAPI
 
+from loadtest.options import typer_app
 from model_server.protocol import InferRequest, infer_response, request_arrays, requested_outputs
 from model_server.repository import RepositoryError, default_version, scan
 from model_server.responses import JSONResponse
@@ -65,7 +66,6 @@ def main(
 
 
 if __name__ == "__main__":
-    # Plain (click) help, as `python -m loadtest` has: typer's rich help shows every flag as "<bool>".
-    cli = typer.Typer(add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None)
+    cli = typer_app()
     cli.command()(main)
     cli()
