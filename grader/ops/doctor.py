@@ -129,6 +129,34 @@ def check_manifests(root: Path = REPO_ROOT) -> list[Diagnosis]:
     return found
 
 
+def unwritten_todos(root: Path = REPO_ROOT) -> dict[str, list[str]]:
+    """The labs whose TODO lines are still in the manifests (a student edition before lab 04), with their files."""
+    found: dict[str, list[str]] = {}
+    for path in sorted((root / "k8s").rglob("*.yaml")):
+        for lab in sorted(set(re.findall(r"TODO \(lab (\d\d)\)", path.read_text(errors="replace")))):
+            found.setdefault(lab, []).append(str(path.relative_to(root)))
+    return found
+
+
+def check_manifests_or_todos(root: Path = REPO_ROOT) -> list[Diagnosis]:
+    """For the machine check: unwritten lab TODOs are one warning, not a failure per missing field (the learner's
+    work in progress, which `make k8s-check` checks field by field)."""
+    todos = unwritten_todos(root)
+    if not todos:
+        return check_manifests(root)
+    numbers = list(todos)
+    labs = f"lab {numbers[0]}" if len(numbers) == 1 else f"labs {', '.join(numbers[:-1])} and {numbers[-1]}"
+    files = ", ".join(sorted({f for fs in todos.values() for f in fs}))
+    return [
+        Diagnosis(
+            "warn",
+            "manifests",
+            f"the TODOs of {labs} are not written yet ({files}): nothing to check until then",
+            f"write them in {labs}; `make k8s-check` checks them field by field",
+        )
+    ]
+
+
 def check_cluster(kubectl: str) -> list[Diagnosis]:
     """The live kind cluster: metrics, HPA, live objects through the policies, image pulls."""
     context = ["--context", get_settings().kube_context]
@@ -249,7 +277,7 @@ def check_port_forward() -> list[Diagnosis]:
 def diagnose(manifests_only: bool = False) -> list[Diagnosis]:
     if manifests_only:
         return check_manifests()
-    found = check_tools() + check_manifests() + check_port_forward()
+    found = check_tools() + check_manifests_or_todos() + check_port_forward()
     kubectl, kind = project_tool("kubectl"), project_tool("kind")
     clusters = _run(kind, "get", "clusters") if kind else None
     cluster = get_settings().cluster
