@@ -61,6 +61,11 @@ echo "==> e2e: python -m grader release --out $student"
     echo "e2e: release failed" >&2
     exit 1
 }
+if grep -q " 0 solution regions stripped" "$logs/release.log"; then
+    # A learner's tree: its solutions are written in place, so the "student edition" made from it is their work.
+    echo "e2e: this tree has no solution regions (a learner's copy?): its student edition is your finished work," \
+        "so the checks below that should fail on the starter code will pass. The second half is for the reference."
+fi
 for lab in "${labs[@]}"; do
     start=$SECONDS
     report=$logs/student-$lab.json
@@ -75,7 +80,8 @@ from grader.spec import resolve
 
 report, spec = json.load(open(sys.argv[1])), resolve(sys.argv[2])
 expected = {c.id for c in spec.checks if c.kind == "static" and c.student_fails}
-failing = {c["id"] for c in report["checks"] if c["status"] != "passed"}
+# A skipped check (lab 05's recording, made on kind) neither passes nor fails.
+failing = {c["id"] for c in report["checks"] if c["status"] == "failed"}
 if failing == expected:
     print(f"fails {len(expected)}/{len(expected)} expected")
     sys.exit(0)
