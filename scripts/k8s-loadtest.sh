@@ -11,9 +11,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 source "$here/k8s-lib.sh"
 
 load=${LOAD:-labs/05-autoscale/step-load.csv}
-# Users at the profile's peak: 1.25 rps each at 240 rps (16 users carry 20 rps). A user has one request in flight,
-# so its 800 ms slot must outlast slow answers: with 96 users (400 ms) a run here sent 224 of the 240 rps (p95 388 ms).
-users=${USERS:-192}
+# Users at the profile's peak: 1.25 rps each at 360 rps (16 users carry 20 rps). A user has one request in flight,
+# so its 800 ms slot must outlast slow answers: at 400 ms slots a run here sent 224 of 240 rps (p95 388 ms).
+users=${USERS:-288}
 # After the load: up to ~60 s before the CPU drop shows in metrics-server (kubelet's window, 15 s resolution), a
 # 15 s sync, the 60 s scale-down stabilization, 6 -> 3 -> 2 at most 50% per 30 s, and two syncs of margin: ~210 s.
 tail_s=${TAIL_S:-240}

@@ -283,7 +283,7 @@ def test_loadtest_records_the_scale_down_then_draws_the_chart(stubs: Stubs, tmp_
     # Drawn after the last row: the chart holds the scale-down (the watcher had stopped).
     assert (out / "replicas.png").stat().st_mtime >= (out / "hpa.csv").stat().st_mtime
     run = " ".join(stubs.calls("python -m loadtest run"))
-    assert "--load labs/05-autoscale/step-load.csv --users 192 --reconnect-every 10" in run
+    assert "--load labs/05-autoscale/step-load.csv --users 288 --reconnect-every 10" in run
 
 
 @pytest.mark.slow

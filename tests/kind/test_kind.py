@@ -1,6 +1,6 @@
 """Live on kind: the Deployment serves through the NodePort, and neither a pod deletion nor a rollout loses a
 request. The HPA under load is lab 05's live run (`make e2e E2E_LABS=05` with a cluster up, as CI does): it records
-the step load's replica timeline and compares it with the what-if tool's prediction."""
+the step load's replica timeline and the grader's hpa.observed holds it to the what-if tool's prediction."""
 
 import subprocess
 from collections.abc import Callable
