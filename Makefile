@@ -288,7 +288,7 @@ lab-05: models ## Lab 05 autoscale: HPA what-if prediction; step load + predicte
 	PYTHON=$(PY) scripts/lab.sh 05
 lab-06: models ## Lab 06 measure: load test against labs/06-measure/slo.yaml, 3 trials (QUICK=1: 1 short trial)
 	PYTHON=$(PY) scripts/lab.sh 06
-lab-07: models ## Lab 07 optimize: the trade-off study (QUICK=1: CI subset), then grade decision.md
+lab-07: models ## Lab 07 optimize: the trade-off study, then grade decision.md (QUICK=1: grade only; the tests run the study's CI subset)
 	PYTHON=$(PY) scripts/lab.sh 07
 e2e: models ## Every lab this machine can run (quick variants) + the student edition must fail; timing table
 	PYTHON=$(PY) scripts/e2e.sh

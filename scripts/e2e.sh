@@ -5,8 +5,8 @@
 # which fails e2e only with REQUIRE_KIND=1. Then the student edition (`python -m grader release`) is graded statically: each lab must fail
 # exactly the static checks its lab.yaml marks `student_fails`, and pass the others. Prints a timing table.
 #
-# QUICK=1 is set: shorter loads, one trial, the trade-off study's CI subset, no scaling curve, no chaos or rollout
-# in lab 04 (the kind suite runs both). Learners run the full labs with `make lab-NN`.
+# QUICK=1 is set: shorter loads, one trial, no scaling curve, no trade-off study in lab 07 (the test suite runs its
+# CI subset), no chaos or rollout in lab 04 (the kind suite runs both). Learners run the full labs with `make lab-NN`.
 # Env: PYTHON (default .venv/bin/python), E2E_LABS (default "00 01 02 03 04 05 06 07"; without a Docker engine
 # "00 01 04 05 06 07", unless REQUIRE_DOCKER=1, which makes that an error), RESULTS (logs go to $RESULTS/e2e/).
 set -o errexit -o nounset -o pipefail
