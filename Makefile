@@ -74,6 +74,12 @@ PEERS_ARGS ?=
 bench-peers: models ## Benchmark: ours vs MLServer and Triton (PyTriton), each installed on demand in .venv-peers/ -> results/bench/peers.json
 	$(PY) -m loadtest bench-peers --model-repository $(MODELS_DIR) --out $(RESULTS)/bench/peers.json $(PEERS_ARGS)
 
+# Extra cpu-breakdown flags, e.g. BREAKDOWN_ARGS="--models digits --repeats 1"
+BREAKDOWN_ARGS ?=
+.PHONY: cpu-breakdown
+cpu-breakdown: models ## Benchmark: CPU per request by serving stage (py-spy), before/after gc.freeze() -> results/bench/cpu-breakdown.json
+	$(PY) -m loadtest cpu-breakdown --model-repository $(MODELS_DIR) --out $(RESULTS)/bench/cpu-breakdown.json $(BREAKDOWN_ARGS)
+
 ##@ Containers
 
 IMAGE_REPO ?= ai-hosting-labs/model-server

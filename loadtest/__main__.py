@@ -415,5 +415,32 @@ def bench_peers(
         _fail(str(exc))
 
 
+@app.command("cpu-breakdown")
+def cpu_breakdown(
+    model_repository: options.ModelRepository = Path("models"),
+    out: Annotated[Path, options.results_file("JSON results file")] = Path("results/bench/cpu-breakdown.json"),
+    models: options.BenchModels = "minilm,digits",
+    variants: Annotated[
+        str, typer.Option(help="Comma-separated: before (gc.freeze() a no-op), after (the server as it is)")
+    ] = "before,after",
+    users: options.BenchUsers = 32,
+    duration: Annotated[int, options.count("Seconds py-spy samples each server run, after the warm-up", 1, 300)] = 15,
+    warmup: options.BenchWarmup = 3,
+    batch: options.BenchBatch = 32,
+    repeats: options.BenchRepeats = 3,
+) -> None:
+    """Microseconds of CPU per request by serving stage (py-spy), before and after gc.freeze() (JSON + table)."""
+    _patch_first()
+    from loadtest import preflight
+    from loadtest.studies import cpu_breakdown as breakdown_mod
+    from loadtest.studies.bench_server import Bench
+
+    bench = Bench(model_repository, out, users, duration, warmup, batch, repeats)
+    try:
+        raise typer.Exit(breakdown_mod.main(bench, models.split(","), [v for v in variants.split(",") if v]))
+    except (ValueError, preflight.TargetError) as exc:
+        _fail(str(exc))
+
+
 if __name__ == "__main__":
     sys.exit(app())

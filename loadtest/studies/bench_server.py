@@ -57,7 +57,7 @@ def place(usable: list[int] | None) -> Placement:
         return Placement(None, None)
     if len(usable) < 2:
         raise ValueError(
-            f"bench-server needs 2 usable CPUs (one server, one load generator); this process has {usable}"
+            f"the benchmark needs 2 usable CPUs (one server, one load generator); this process has {usable}"
         )
     return Placement(min(usable), max(usable))
 
@@ -109,7 +109,11 @@ def served(bench: Bench, out: Path, model: str, server: LocalServer) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     with server:
         process = psutil.Process(server.proc.pid) if server.proc else None
-        cpu_before, loadgen_before, wall_before = _cpu_seconds(process), loadgen_cpu_seconds(), time.perf_counter()
+        cpu_before, loadgen_before, wall_before = (
+            process_cpu_seconds(process),
+            loadgen_cpu_seconds(),
+            time.perf_counter(),
+        )
         config = RunConfig(
             host=server.url,
             out=out,
@@ -126,7 +130,7 @@ def served(bench: Bench, out: Path, model: str, server: LocalServer) -> dict:
         # neighbour took the rest, and rows per CPU second is the fairer comparison. The load generator's own
         # share shows whether it, rather than the server, was the limit (near 1.0: it was).
         wall = time.perf_counter() - wall_before
-        cpu_share = (_cpu_seconds(process) - cpu_before) / wall
+        cpu_share = (process_cpu_seconds(process) - cpu_before) / wall
         loadgen_cpu_share = (loadgen_cpu_seconds() - loadgen_before) / wall
     total = summary["total"]
     latency = total.get("latency_ms", {})
@@ -151,7 +155,7 @@ def loadgen_cpu_seconds() -> float:
     return times.user + times.system
 
 
-def _cpu_seconds(process: psutil.Process | None) -> float:
+def process_cpu_seconds(process: psutil.Process | None) -> float:
     """CPU seconds of a process and its children, live ones included (PyTriton's tritonserver is a child)."""
     if process is None:
         return 0.0

@@ -34,7 +34,8 @@ def parse(text: str) -> Samples:
     }
 
 
-def _sum(samples: Samples, name: str, **labels: str) -> float:
+def total(samples: Samples, name: str, **labels: str) -> float:
+    """The sum of a metric's samples whose labels include `labels`."""
     want = set(labels.items())
     return sum(v for (n, lab), v in samples.items() if n == name and want <= lab)
 
@@ -52,7 +53,7 @@ def between(before: Samples, after: Samples, model: str, version: str) -> Server
     """Figures for one model version over the interval between two scrapes."""
 
     def delta(name: str, **labels: str) -> float:
-        return _sum(after, name, **labels) - _sum(before, name, **labels)
+        return total(after, name, **labels) - total(before, name, **labels)
 
     def ratio(num: float, den: float, scale: float = 1.0) -> float:
         return num / den * scale if den > 0 else math.nan

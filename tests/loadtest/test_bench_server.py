@@ -74,7 +74,7 @@ def test_one_usable_core_is_a_one_line_error(tmp_path):
     )
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
-        "error: bench-server needs 2 usable CPUs (one server, one load generator); this process has [0]"
+        "error: the benchmark needs 2 usable CPUs (one server, one load generator); this process has [0]"
     ]
     assert not (tmp_path / "b.json").exists()
 

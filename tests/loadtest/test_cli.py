@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from loadtest.__main__ import app
 from model_server.builders.__main__ import app as builders_app
 
-MINE = ["run", "demo", "tradeoffs", "size-study"]
+MINE = ["run", "demo", "tradeoffs", "size-study", "cpu-breakdown"]
 
 
 @pytest.mark.parametrize("command", [[], *([c] for c in MINE)])

@@ -1,8 +1,22 @@
-"""loadtest.studies.cpu_breakdown: py-spy stacks sorted into serving stages, per request."""
+"""`python -m loadtest cpu-breakdown`: py-spy stacks sorted into serving stages, per request, before and after
+gc.freeze()."""
+
+import json
+import subprocess
+import sys
 
 import pytest
 
-from loadtest.studies.cpu_breakdown import OTHER, breakdown, read_stacks, stage_of
+from loadtest.studies.cpu_breakdown import (
+    OTHER,
+    breakdown,
+    py_spy,
+    py_spy_error,
+    read_stacks,
+    stage_of,
+    summarize,
+    trial,
+)
 
 LOOP = "run_forever (loop.c:1);Loop__run (loop.c:2)"
 INFER = "Thread._bootstrap (threading.py:1);_worker (concurrent/futures/thread.py:83);_WorkItem.run (x:1)"
@@ -31,3 +45,85 @@ def test_microseconds_per_request_from_the_busy_shares():
     result = breakdown(read_stacks(text), requests=100, cpu_seconds=0.4)  # 4,000 us per request
     assert list(result) == ["onnxruntime", "routing, dependencies (FastAPI, Starlette)"]  # largest first
     assert result["onnxruntime"] == pytest.approx(3000) and sum(result.values()) == pytest.approx(4000)
+
+
+def test_one_run_gives_stages_that_sum_to_its_total_and_rows_per_cpu_second():
+    text = f"{INFER};Session.run (onnxruntime/capi/x.py:1) 30\n{INFER};TextEmbeddingModel._embed (x:2) 10\n"
+    text += f"{LOOP};APIRouter.app (fastapi/routing.py:2) 10\n{LOOP};epoll_pwait (libc.so.6) 50\n"
+    result = trial(read_stacks(text), requests=100.0, cpu_seconds=0.5)  # 5,000 us per request
+    assert result["stages_us"]["onnxruntime"] == pytest.approx(3000)
+    assert sum(result["stages_us"].values()) == pytest.approx(result["total_us"]) == pytest.approx(5000)
+    assert result["not_inference_us"] == pytest.approx(1000)  # onnxruntime and pooling are inference
+    assert result["rows_per_cpu_s"] == pytest.approx(200) and result["requests"] == 100 and result["samples"] == 100
+
+
+def test_a_window_with_nothing_to_divide_by_is_an_error_not_a_crash():
+    busy = read_stacks(f"{LOOP};APIRouter.app (fastapi/routing.py:2) 10\n")
+    with pytest.raises(ValueError, match="answered 0 requests"):
+        trial(busy, requests=0.0, cpu_seconds=1.0)
+    with pytest.raises(ValueError, match="no busy sample"):
+        trial(read_stacks(f"{LOOP};epoll_pwait (libc.so.6) 50\n"), requests=10.0, cpu_seconds=1.0)
+
+
+def _run(rows_per_cpu_s: float, stages: dict[str, float]) -> dict:
+    total = sum(stages.values())
+    return {"stages_us": stages, "total_us": total, "not_inference_us": total, "rows_per_cpu_s": rows_per_cpu_s}
+
+
+def test_medians_per_variant_and_after_over_before_within_each_repeat():
+    before = [_run(100, {"gc": 60, "http": 40}), _run(50, {"gc": 80, "http": 40}), _run(90, {"gc": 70, "http": 50})]
+    after = [_run(110, {"http": 40}), _run(60, {"gc": 20, "http": 60}), _run(90, {"gc": 10, "http": 50})]
+    result = summarize({"before": before, "after": after})
+    assert result["variants"]["before"]["stages_us"] == {"gc": 70, "http": 40}
+    assert result["variants"]["after"]["stages_us"] == {"http": 50, "gc": 10}  # absent from a repeat: 0 there
+    assert result["variants"]["after"]["total_us"] == 60 and result["variants"]["before"]["rows_per_cpu_s"] == 90
+    # Repeat 2 ran on a busier machine: both variants slowed, their ratio did not.
+    assert result["after_over_before"]["per_repeat"] == pytest.approx([1.1, 1.2, 1.0])
+    assert result["after_over_before"]["rows_per_cpu_s"] == pytest.approx(1.1)
+    assert "after_over_before" not in summarize({"after": after})
+
+
+def test_a_py_spy_without_ptrace_permission_says_why_in_one_line():
+    denied = "Permission Denied: Try running again with elevated permissions by going 'sudo env \"PATH=$PATH\" !!'\n"
+    message = py_spy_error(denied, "1")
+    assert message.startswith("py-spy could not sample the server: Permission Denied") and "\n" not in message
+    assert "kernel.yama.ptrace_scope is 1" in message and "sysctl kernel.yama.ptrace_scope=0" in message
+    no_yama = py_spy_error(denied, None)
+    assert "run as root" in no_yama and "sysctl" not in no_yama
+    assert "until the next reboot" in py_spy_error(denied, "3") and "sysctl" not in py_spy_error(denied, "3")
+    other = py_spy_error("\nError: Failed to get process executable name.\n\nStack backtrace:\n  0: x\n", "0")
+    assert other == "py-spy could not sample the server: Error: Failed to get process executable name."
+
+
+def test_a_real_py_spy_that_fails_gives_a_value_error_with_its_reason():
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()  # its PID now names no process
+    with pytest.raises(ValueError, match=r"^py-spy could not sample the server: .*process") as failed:
+        py_spy("dump", "--pid", str(gone.pid), timeout=30)
+    assert "\n" not in str(failed.value)
+
+
+def test_an_unknown_variant_is_one_line_before_any_server_starts(loadtest, tmp_path):
+    result = loadtest("cpu-breakdown", "--variants", "after,during", "--out", str(tmp_path / "b.json"), timeout=60)
+    assert result.returncode == 2 and result.stderr == "error: --variants after,during: choose from before, after\n"
+    assert not (tmp_path / "cpu-breakdown").exists()
+
+
+@pytest.mark.slow
+def test_cpu_breakdown_measures_both_variants_of_a_real_server(loadtest, models_dir, tmp_path):
+    out = tmp_path / "breakdown.json"
+    args = ["--models", "digits", "--repeats", "1", "--duration", "3", "--warmup", "1"]
+    result = loadtest("cpu-breakdown", "--model-repository", str(models_dir), "--out", str(out), *args, timeout=120)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "| garbage collection" in result.stdout and "after / before" in result.stdout  # the Markdown table
+    digits = json.loads(out.read_text())["models"]["digits"]
+    assert set(digits["variants"]) == {"before", "after"} and digits["after_over_before"]["rows_per_cpu_s"] > 0
+    for variant in ("before", "after"):
+        (run,) = digits["variants"][variant]["trials"]
+        assert run["requests"] > 0 and run["cpu_seconds"] > 0 and run["samples"] > 0 and run["failures"] == 0
+        assert sum(run["stages_us"].values()) == pytest.approx(run["total_us"])
+        assert run["total_us"] == pytest.approx(run["cpu_seconds"] * 1e6 / run["requests"])
+        assert run["stages_us"].get("onnxruntime", 0) < 0.05 * run["total_us"]  # digits inference takes microseconds
+        # The "before" server ran through the launcher, and gc.freeze() was skipped there only.
+        log = (tmp_path / "cpu-breakdown" / "digits" / variant / "trial-1" / "server.log").read_text()
+        assert ("gc.freeze() skipped" in log) == (variant == "before")

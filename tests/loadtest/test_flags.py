@@ -75,6 +75,8 @@ def test_hpa_refuses_unbounded_numbers(loadtest, load_csv, flag, value):
         ("tradeoffs", "--usd-per-vcpu-hour", "inf"),
         ("tradeoffs", "--noise-margin", "nan"),
         ("bench-server", "--duration", "nan"),
+        ("cpu-breakdown", "--warmup", "nan"),
+        ("cpu-breakdown", "--duration", "1000000"),
     ],
 )
 def test_other_commands_refuse_unbounded_numbers(loadtest, command, flag, value):
