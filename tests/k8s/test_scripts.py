@@ -58,7 +58,7 @@ def test_deploy_refuses_latest_or_untagged(image: str) -> None:
 SHELLS = ["bash", *([os.environ["BASH32"]] if os.environ.get("BASH32") else [])]
 REAL_PYTHON = str(ROOT / ".venv" / "bin" / "python")
 OUTER_KNOBS = {"REQUIRE_KIND", "KIND_TESTS", "KEEP_CLUSTER", "IMAGE", "LOAD", "USERS", "DURATION", "TAIL_S",
-               "SETTLE_S", "INTERVAL", "DIGITS_VERSION"}  # fmt: skip
+               "SETTLE_S", "INTERVAL", "DIGITS_VERSION", "READY_S"}  # fmt: skip
 
 
 class Stubs:
@@ -169,7 +169,15 @@ def deploy_with_image_id(stubs: Stubs, image_id: str, tmp_path: Path) -> str:
     """Run k8s-deploy.sh with docker reporting `image_id` for the image; returns the kustomization it applied."""
     stubs.tool("docker", f'case "$1 $2" in "image inspect") echo sha256:{image_id} ;; esac')
     applied = tmp_path / "applied.yaml"
-    stubs.tool("kubectl", f'case "$*" in *"apply --kustomize "*) cat "${{@: -1}}/kustomization.yaml" >{applied};; esac')
+    stubs.tool(
+        "kubectl",
+        f"""
+        case "$*" in
+            *"apply --kustomize "*) cat "${{@: -1}}/kustomization.yaml" >{applied} ;;
+            *"minReplicas"*|*"readyReplicas"*) echo 2 ;;
+        esac
+        """,
+    )
     proc = stubs.run("scripts/k8s-deploy.sh", IMAGE="ai-hosting-labs/model-server:0a1b2c3-dirty")
     assert proc.returncode == 0, proc.stderr
     return applied.read_text()
@@ -185,6 +193,41 @@ def test_a_rebuilt_image_under_a_reused_tag_is_rolled_out(stubs: Stubs, tmp_path
     loaded = [c.split()[3] for c in stubs.calls("kind load docker-image")]
     assert loaded[-1] == "ai-hosting-labs/model-server:0a1b2c3-dirty-222222222222"
     assert f"docker tag {'2' * 64} ai-hosting-labs/model-server:0a1b2c3-dirty-222222222222" in stubs.calls("docker")
+
+
+def deploy_while_the_hpa_scales_to_min(
+    stubs: Stubs, tmp_path: Path, ready: str, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """k8s-deploy.sh on a new cluster: the rollout is done with 1 pod, the HPA (minReplicas 2) adds the second;
+    `ready` is the Deployment's readyReplicas, one value per query (the last one repeats)."""
+    stubs.tool("docker", 'case "$1 $2" in "image inspect") echo sha256:' + "4" * 64 + " ;; esac")
+    (tmp_path / "ready").write_text(ready.replace(" ", "\n") + "\n")
+    stubs.tool(
+        "kubectl",
+        f"""
+        case "$*" in
+            *"minReplicas"*) echo 2 ;;
+            *"readyReplicas"*) head -n 1 {tmp_path / "ready"}
+                [[ $(wc -l <{tmp_path / "ready"}) -le 1 ]] || sed -i.bak 1d {tmp_path / "ready"} ;;
+        esac
+        """,
+    )
+    return stubs.run("scripts/k8s-deploy.sh", IMAGE="ai-hosting-labs/model-server:0a1b2c3", **env)
+
+
+@pytest.mark.slow
+def test_deploy_waits_for_the_hpas_minimum_of_ready_pods(stubs: Stubs, tmp_path: Path) -> None:
+    # A new cluster: `rollout status` returns with 1 pod, and lab 04's check then found 1 of 2 ready (it failed).
+    proc = deploy_while_the_hpa_scales_to_min(stubs, tmp_path, "1 1 1 2")
+    assert proc.returncode == 0, proc.stderr
+    assert "deploy: 1 of 2 pods ready (the HPA's minReplicas); waiting" in proc.stdout
+    assert len([c for c in stubs.calls("kubectl") if "readyReplicas" in c]) >= 4
+
+
+def test_deploy_says_when_the_hpas_minimum_never_comes(stubs: Stubs, tmp_path: Path) -> None:
+    proc = deploy_while_the_hpa_scales_to_min(stubs, tmp_path, "1", READY_S="0")
+    assert proc.returncode == 1
+    assert "deploy: 1 of the HPA's minReplicas (2) pods ready after 0s" in proc.stderr
 
 
 def kind_suite(stubs: Stubs, **env: str) -> subprocess.CompletedProcess[str]:
