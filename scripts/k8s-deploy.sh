@@ -53,16 +53,16 @@ min=${min:-1}
 ready_s=${READY_S:-180}
 t0=$SECONDS
 said=-1
-until (($(ready_pods) >= min)); do
+until ready=$(ready_pods) && ((ready >= min)); do
     waited=$((SECONDS - t0))
     if ((waited >= ready_s)); then
-        echo "deploy: $(ready_pods) of the HPA's minReplicas ($min) pods ready after ${ready_s}s; 'make doctor' and" \
+        echo "deploy: $ready of the HPA's minReplicas ($min) pods ready after ${ready_s}s; 'make doctor' and" \
             "'kubectl -n $NAMESPACE describe hpa,pods' say why" >&2
         exit 1
     fi
     if ((waited / 10 != said)); then
         said=$((waited / 10))
-        echo "deploy: $(ready_pods) of $min pods ready (the HPA's minReplicas); waiting (${waited}s of at most ${ready_s}s)"
+        echo "deploy: $ready of $min pods ready (the HPA's minReplicas); waiting (${waited}s of at most ${ready_s}s)"
     fi
     sleep 2
 done
