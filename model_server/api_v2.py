@@ -4,6 +4,7 @@ from fastapi import APIRouter, Request, Response
 
 from model_server import __version__
 from model_server.errors import NotReady, error_responses
+from model_server.lean_route import LeanRoute
 from model_server.protocol import (
     InferRequest,
     InferResponse,
@@ -18,9 +19,36 @@ from model_server.protocol import (
     requested_outputs,
 )
 from model_server.responses import JSONResponse
-from model_server.state import StateDep
+from model_server.state import ServerState, StateDep
 
 router = APIRouter(prefix="/v2", tags=["v2"], default_response_class=JSONResponse)
+
+
+INFER_ERRORS = error_responses(400, 404, 408, 413, 415, 503, 504)
+
+
+async def infer(request: Request, body: InferRequest, name: str, version: str | None = None) -> JSONResponse:
+    state: ServerState = request.app.state.server
+    model, batcher = state.serving(name, version)
+    request.state.model_version = model.version  # for the request metrics' version label
+    inputs = request_arrays(model.card, body, state.settings.max_request_rows, state.settings.max_text_chars)
+    wanted = requested_outputs(model.card, body)
+    outputs = await batcher.infer(inputs, state.settings.request_timeout_s)
+    check_finite(outputs)
+    return JSONResponse(infer_response(model.card, outputs, wanted, body.id))
+
+
+# The hot path: served without per-request dependency solving (model_server.lean_route), and registered first, so
+# that the router matches it first.
+for path in ("/models/{name}/infer", "/models/{name}/versions/{version}/infer"):
+    router.add_api_route(
+        path,
+        infer,
+        methods=["POST"],
+        response_model=InferResponse,
+        responses=INFER_ERRORS,
+        route_class_override=LeanRoute,
+    )
 
 
 # HEAD answers too: load balancers and `curl -I` probe with it. (A separate route keeps operation ids unique.)
@@ -76,20 +104,3 @@ async def model_ready(state: StateDep, name: str, version: str | None = None) ->
     return JSONResponse(
         {"name": card.name, "version": card.version, "ready": is_ready}, status_code=200 if is_ready else 503
     )
-
-
-INFER_ERRORS = error_responses(400, 404, 408, 413, 415, 503, 504)
-
-
-@router.post("/models/{name}/infer", response_model=InferResponse, responses=INFER_ERRORS)
-@router.post("/models/{name}/versions/{version}/infer", response_model=InferResponse, responses=INFER_ERRORS)
-async def infer(
-    state: StateDep, request: Request, body: InferRequest, name: str, version: str | None = None
-) -> JSONResponse:
-    model, batcher = state.serving(name, version)
-    request.state.model_version = model.version  # for the request metrics' version label
-    inputs = request_arrays(model.card, body, state.settings.max_request_rows, state.settings.max_text_chars)
-    wanted = requested_outputs(model.card, body)
-    outputs = await batcher.infer(inputs, state.settings.request_timeout_s)
-    check_finite(outputs)
-    return JSONResponse(infer_response(model.card, outputs, wanted, body.id))

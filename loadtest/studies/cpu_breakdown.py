@@ -1,4 +1,4 @@
-"""`python -m loadtest cpu-breakdown` (`make cpu-breakdown`): where a request's CPU goes, before and after gc.freeze().
+"""`python -m loadtest cpu-breakdown` (`make cpu-breakdown`): where a request's CPU goes, before and after a change.
 
 Per model, variant and repeat: our server (batching on, as bench-server runs it) pinned to one core with one
 onnxruntime thread, under bench-server's closed-loop Locust load from another core; after the warm-up,
@@ -8,10 +8,10 @@ ends, so they cover its window. Each sample goes to the stage of its deepest fra
 collection is a stage of its own: it runs inside whatever allocated); samples of a thread that waits (epoll, a
 queue, a condition) are left out. The shares of the busy samples, times S / N, give microseconds per request.
 
-Variants: `after` is the server as it is; `before` is the same server with gc.freeze() a no-op
-(loadtest.studies.unfrozen_server). Their order rotates from one repeat to the next so that a noisy neighbour
-hits both alike; N / S (rows per CPU second: one row per request) after over before, within each repeat, is the
-change's own effect. The table shows medians over the repeats; the JSON has every repeat.
+Variants: `after` is the server as it is; each other variant is the same server with one change undone, started
+through a benchmark launcher (VARIANTS). Their order rotates from one repeat to the next so that a noisy neighbour
+hits them alike; N / S (rows per CPU second: one row per request) of `after` over a variant's, within each repeat,
+is that change's own effect. The table shows medians over the repeats; the JSON has every repeat.
 """
 
 from __future__ import annotations
@@ -40,8 +40,16 @@ from model_server.cpus import pin, pinnable_cores
 
 RATE_HZ = 100  # py-spy samples per second
 SLACK_S = 2.0  # load beyond py-spy's window: its attach (well under a second here) and exit
-# Variant: the module the server runs as.
-VARIANTS = {"before": "loadtest.studies.unfrozen_server", "after": "model_server"}
+AFTER = "after"
+# Variant: the module the server runs as, and what it is.
+VARIANTS = {
+    "fastapi-routes": (
+        "loadtest.studies.fastapi_routes_server",
+        "the inference routes on FastAPI's own handler (dependency solving), not LeanRoute",
+    ),
+    "unfrozen": ("loadtest.studies.unfrozen_server", "gc.freeze() a no-op"),
+    AFTER: ("model_server", "the server as it is"),
+}
 
 # Frames of a thread that is waiting, not working (py-spy without --idle still reports some).
 IDLE = ("epoll_pwait", "epoll_wait", "pthread_cond_wait", "pthread_cond_timedwait", "_queue_SimpleQueue_get")
@@ -57,7 +65,10 @@ STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("protocol checks (request_arrays)", ("request_arrays", "_to_array", "_check_texts", "requested_outputs")),
     (
         "body read, JSON decode, pydantic",
-        ("request_body_to_args", "validate_json", "validate_python", "Request.body", "Request.json", "json.loads"),
+        (
+            *("request_body_to_args", "read_body (model_server/lean_route", "validate_json", "validate_python"),
+            *("model_validate", "Request.body", "Request.json", "json.loads"),
+        ),
     ),
     ("batcher", ("batcher.py",)),
     ("metrics, middleware", ("middleware.py", "prometheus_client")),
@@ -125,8 +136,8 @@ def trial(stacks: Counter[str], requests: float, cpu_seconds: float) -> dict:
 
 
 def summarize(trials: dict[str, list[dict]]) -> dict:
-    """Medians over the repeats per variant (a stage absent from a repeat counts 0 there); after over before in
-    rows per CPU second, within each repeat, and their median."""
+    """Medians over the repeats per variant (a stage absent from a repeat counts 0 there); `after` over each other
+    variant in rows per CPU second, within each repeat, and their median."""
     result: dict = {"variants": {}}
     for variant, runs in trials.items():
         names = {stage for run in runs for stage in run["stages_us"]}
@@ -137,11 +148,14 @@ def summarize(trials: dict[str, list[dict]]) -> dict:
             "rows_per_cpu_s": statistics.median(run["rows_per_cpu_s"] for run in runs),
             "trials": runs,
         }
-    if "before" in trials and "after" in trials:
-        ratios = [
-            a["rows_per_cpu_s"] / b["rows_per_cpu_s"] for b, a in zip(trials["before"], trials["after"], strict=True)
-        ]
-        result["after_over_before"] = {"rows_per_cpu_s": statistics.median(ratios), "per_repeat": ratios}
+    for variant, runs in trials.items():
+        if variant == AFTER or AFTER not in trials:
+            continue
+        ratios = [a["rows_per_cpu_s"] / b["rows_per_cpu_s"] for b, a in zip(runs, trials[AFTER], strict=True)]
+        result.setdefault("after_over", {})[variant] = {
+            "rows_per_cpu_s": statistics.median(ratios),
+            "per_repeat": ratios,
+        }
     return result
 
 
@@ -219,7 +233,8 @@ def measure(bench: Bench, model: str, variant: str, out: Path) -> dict:
     _, args = configurations(model, bench.users, bench.batch)["batching_on"]
     args = [*args, "--drain-seconds", "0"]  # stopped after its load: nothing to drain
     cpus = None if bench.where.server is None else str(bench.where.server)
-    server = LocalServer(bench.repository, args, cpus=cpus, module=VARIANTS[variant], log_path=out / "server.log")
+    module, _ = VARIANTS[variant]
+    server = LocalServer(bench.repository, args, cpus=cpus, module=module, log_path=out / "server.log")
     with server:
         assert server.proc is not None
         py_spy("dump", "--pid", str(server.proc.pid), timeout=60)  # one that cannot attach says why before the load
@@ -282,13 +297,13 @@ def print_table(results: dict, out: Path) -> None:
         *(f"{cell(m, v)['not_inference_us']:.0f}" for m, v in columns),
     )
     table.add_row("rows per CPU second", *(f"{cell(m, v)['rows_per_cpu_s']:.0f}" for m, v in columns))
-    ratios = []
-    for model, variant in columns:
-        ratio = results["models"][model].get("after_over_before")
-        each = ", ".join(f"{r:.2f}" for r in ratio["per_repeat"]) if ratio else ""
-        ratios.append(f"{ratio['rows_per_cpu_s']:.2f}x ({each})" if ratio and variant == "after" else "")
-    if any(ratios):
-        table.add_row("after / before, rows per CPU second (each repeat)", *ratios)
+    for baseline in dict.fromkeys(v for r in results["models"].values() for v in r.get("after_over", {})):
+        ratios = []
+        for model, variant in columns:
+            ratio = results["models"][model].get("after_over", {}).get(baseline)
+            each = ", ".join(f"{r:.2f}" for r in ratio["per_repeat"]) if ratio else ""
+            ratios.append(f"{ratio['rows_per_cpu_s']:.2f}x ({each})" if ratio and variant == AFTER else "")
+        table.add_row(f"after / {baseline}, rows per CPU second (each repeat)", *ratios)
     console = Console()
     (console if console.is_terminal else Console(width=200)).print(table)  # a log file gets the whole table
 
@@ -312,10 +327,7 @@ def main(bench: Bench, models: list[str], variants: list[str]) -> int:
         "warmup_s": bench.warmup,
         "max_batch_size": bench.batch,
         "repeats": bench.repeats,
-        "variants": {
-            "before": "gc.freeze() a no-op (loadtest.studies.unfrozen_server)",
-            "after": "the server as it is",
-        },
+        "variants": {variant: f"{VARIANTS[variant][1]} ({VARIANTS[variant][0]})" for variant in variants},
         "models": {model: bench_model(bench, model, variants) for model in models},
     }
     bench.out.parent.mkdir(parents=True, exist_ok=True)

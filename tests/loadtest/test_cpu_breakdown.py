@@ -1,5 +1,5 @@
-"""`python -m loadtest cpu-breakdown`: py-spy stacks sorted into serving stages, per request, before and after
-gc.freeze()."""
+"""`python -m loadtest cpu-breakdown`: py-spy stacks sorted into serving stages, per request, for the server and
+for it with one change undone."""
 
 import json
 import subprocess
@@ -70,17 +70,21 @@ def _run(rows_per_cpu_s: float, stages: dict[str, float]) -> dict:
     return {"stages_us": stages, "total_us": total, "not_inference_us": total, "rows_per_cpu_s": rows_per_cpu_s}
 
 
-def test_medians_per_variant_and_after_over_before_within_each_repeat():
+def test_medians_per_variant_and_after_over_each_other_variant_within_each_repeat():
     before = [_run(100, {"gc": 60, "http": 40}), _run(50, {"gc": 80, "http": 40}), _run(90, {"gc": 70, "http": 50})]
+    other = [_run(55, {"http": 40}), _run(30, {"http": 40}), _run(45, {"http": 50})]
     after = [_run(110, {"http": 40}), _run(60, {"gc": 20, "http": 60}), _run(90, {"gc": 10, "http": 50})]
-    result = summarize({"before": before, "after": after})
-    assert result["variants"]["before"]["stages_us"] == {"gc": 70, "http": 40}
+    result = summarize({"unfrozen": before, "fastapi-routes": other, "after": after})
+    assert result["variants"]["unfrozen"]["stages_us"] == {"gc": 70, "http": 40}
     assert result["variants"]["after"]["stages_us"] == {"http": 50, "gc": 10}  # absent from a repeat: 0 there
-    assert result["variants"]["after"]["total_us"] == 60 and result["variants"]["before"]["rows_per_cpu_s"] == 90
+    assert result["variants"]["after"]["total_us"] == 60 and result["variants"]["unfrozen"]["rows_per_cpu_s"] == 90
     # Repeat 2 ran on a busier machine: both variants slowed, their ratio did not.
-    assert result["after_over_before"]["per_repeat"] == pytest.approx([1.1, 1.2, 1.0])
-    assert result["after_over_before"]["rows_per_cpu_s"] == pytest.approx(1.1)
-    assert "after_over_before" not in summarize({"after": after})
+    assert result["after_over"]["unfrozen"]["per_repeat"] == pytest.approx([1.1, 1.2, 1.0])
+    assert result["after_over"]["unfrozen"]["rows_per_cpu_s"] == pytest.approx(1.1)
+    assert result["after_over"]["fastapi-routes"]["per_repeat"] == pytest.approx([2.0, 2.0, 2.0])
+    assert set(result["after_over"]) == {"unfrozen", "fastapi-routes"}
+    assert "after_over" not in summarize({"after": after})
+    assert "after_over" not in summarize({"unfrozen": before})
 
 
 def test_a_py_spy_without_ptrace_permission_says_why_in_one_line():
@@ -105,25 +109,31 @@ def test_a_real_py_spy_that_fails_gives_a_value_error_with_its_reason():
 
 def test_an_unknown_variant_is_one_line_before_any_server_starts(loadtest, tmp_path):
     result = loadtest("cpu-breakdown", "--variants", "after,during", "--out", str(tmp_path / "b.json"), timeout=60)
-    assert result.returncode == 2 and result.stderr == "error: --variants after,during: choose from before, after\n"
+    assert (
+        result.returncode == 2
+        and result.stderr == "error: --variants after,during: choose from fastapi-routes, unfrozen, after\n"
+    )
     assert not (tmp_path / "cpu-breakdown").exists()
 
 
 @pytest.mark.slow
-def test_cpu_breakdown_measures_both_variants_of_a_real_server(loadtest, models_dir, tmp_path):
+def test_cpu_breakdown_measures_every_variant_of_a_real_server(loadtest, models_dir, tmp_path):
     out = tmp_path / "breakdown.json"
     args = ["--models", "digits", "--repeats", "1", "--duration", "3", "--warmup", "1"]
+    args += ["--variants", "unfrozen,fastapi-routes,after"]
     result = loadtest("cpu-breakdown", "--model-repository", str(models_dir), "--out", str(out), *args, timeout=120)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
-    assert "| garbage collection" in result.stdout and "after / before" in result.stdout  # the Markdown table
+    assert "| garbage collection" in result.stdout and "after / fastapi-routes" in result.stdout  # the Markdown table
     digits = json.loads(out.read_text())["models"]["digits"]
-    assert set(digits["variants"]) == {"before", "after"} and digits["after_over_before"]["rows_per_cpu_s"] > 0
-    for variant in ("before", "after"):
+    assert set(digits["variants"]) == {"unfrozen", "fastapi-routes", "after"}
+    assert all(digits["after_over"][variant]["rows_per_cpu_s"] > 0 for variant in ("unfrozen", "fastapi-routes"))
+    for variant in ("unfrozen", "fastapi-routes", "after"):
         (run,) = digits["variants"][variant]["trials"]
         assert run["requests"] > 0 and run["cpu_seconds"] > 0 and run["samples"] > 0 and run["failures"] == 0
         assert sum(run["stages_us"].values()) == pytest.approx(run["total_us"])
         assert run["total_us"] == pytest.approx(run["cpu_seconds"] * 1e6 / run["requests"])
         assert run["stages_us"].get("onnxruntime", 0) < 0.05 * run["total_us"]  # digits inference takes microseconds
-        # The "before" server ran through the launcher, and gc.freeze() was skipped there only.
+        # Each variant ran through its own launcher: its change was undone there only.
         log = (tmp_path / "cpu-breakdown" / "digits" / variant / "trial-1" / "server.log").read_text()
-        assert ("gc.freeze() skipped" in log) == (variant == "before")
+        assert ("gc.freeze() skipped" in log) == (variant == "unfrozen")
+        assert ("inference routes on FastAPI's own handler" in log) == (variant == "fastapi-routes")
