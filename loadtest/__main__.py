@@ -423,10 +423,11 @@ def cpu_breakdown(
     variants: Annotated[
         str,
         typer.Option(
-            help="Comma-separated: after (the server as it is); fastapi-routes (inference routes on FastAPI's own "
-            "handler); unfrozen (gc.freeze() a no-op)"
+            help="Comma-separated: after (the server as it is), and the server with one change undone: "
+            "fastapi-routes (inference routes on FastAPI's own handler), threaded-batches (every batch on the "
+            "model's thread), unfrozen (gc.freeze() a no-op)"
         ),
-    ] = "fastapi-routes,after",
+    ] = "fastapi-routes,threaded-batches,after",
     users: options.BenchUsers = 32,
     duration: Annotated[int, options.count("Seconds py-spy samples each server run, after the warm-up", 1, 300)] = 15,
     warmup: options.BenchWarmup = 3,

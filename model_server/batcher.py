@@ -6,6 +6,9 @@ the batch holds `max_batch_size` rows or `max_queue_delay` has passed since the 
 (Triton's rule: time spent waiting while the previous batch ran counts), runs the batch on the model's own
 inference thread, and hands each request its rows back. A full queue is refused at once (503).
 
+Batches run on the model's own thread, so that the event loop goes on reading requests meanwhile; a model whose
+full batch runs faster than that hand-off costs (digits: tens of microseconds) runs its batches on the event loop.
+
 A request larger than a batch is run in slices of `max_batch_size` rows, its remainder queued behind the
 requests that arrived meanwhile, so it cannot hold the model alone. Rows of a request that is already
 answered (timed out, cancelled) are skipped. When a merged run fails, its requests are run again one by one,
@@ -29,6 +32,9 @@ from model_server.runtime import OnnxModel, Prepared
 log = logging.getLogger(__name__)
 
 PREPARE_ON_LOOP_ROWS = 16  # 16 short texts tokenize in about 1 ms
+# A full batch that runs in less than this runs on the event loop: the hand-off to the model's thread and back
+# (a future, two wake-ups) costs more CPU than such a run, and leaves the core idle in between.
+INLINE_BELOW_S = 0.0005
 
 
 @dataclass(eq=False)
@@ -78,6 +84,7 @@ class Batcher:
         self._arrival = asyncio.Event()
         # One thread per model: onnxruntime parallelizes inside a run; more runs at once would fight for cores.
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"infer-{model.name}-{model.version}")
+        self.inline = False  # batches on the event loop (calibrate)
         self._worker: asyncio.Task | None = None
         self._closing = False
 
@@ -95,6 +102,16 @@ class Batcher:
                 job.future.set_exception(NotReady(f"model {self.model.name!r} is shutting down"))
         self._waiting.clear()
         self.executor.shutdown(wait=True)
+
+    def calibrate(self) -> None:
+        """Choose where batches run: on the event loop when a full batch of the model's warm-up rows takes less
+        than INLINE_BELOW_S (the best of 3 runs), else on the model's thread. Once, when the model has loaded."""
+        parts = [self.model.prepare(self.model.warmup_inputs())] * self.max_batch_size
+        best = min(_seconds(self.model.run, parts) for _ in range(3))
+        self.inline = best < INLINE_BELOW_S
+        where = "on the event loop" if self.inline else "on its own thread"
+        name, version = self.model.name, self.model.version
+        log.info("model %s version %s: a full batch takes %.0f µs: batches run %s", name, version, best * 1e6, where)
 
     async def infer(self, inputs: dict[str, np.ndarray], timeout_s: float) -> dict[str, np.ndarray]:
         # Raises InvalidInput for this request alone. A few rows encode in microseconds, on the event loop;
@@ -216,11 +233,19 @@ class Batcher:
                 )
 
     async def _run_model(self, batch: list[_Slice]) -> dict[str, np.ndarray]:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.executor, self.model.run, [part.prepared for part in batch])
+        parts = [part.prepared for part in batch]
+        if self.inline:
+            return self.model.run(parts)
+        return await asyncio.get_running_loop().run_in_executor(self.executor, self.model.run, parts)
 
     @staticmethod
     def _fail(batch: list[_Slice], exc: Exception) -> None:
         for part in batch:
             if not part.job.future.done():
                 part.job.future.set_exception(exc)
+
+
+def _seconds(run: Callable[..., object], *args: object) -> float:
+    started = time.perf_counter()
+    run(*args)
+    return time.perf_counter() - started

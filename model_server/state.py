@@ -72,7 +72,9 @@ class ServerState:
         loop = asyncio.get_running_loop()
         for (name, version), model in self.models.items():
             try:
-                await loop.run_in_executor(self.batchers[name, version].executor, model.load)
+                batcher = self.batchers[name, version]
+                await loop.run_in_executor(batcher.executor, model.load)
+                await loop.run_in_executor(batcher.executor, batcher.calibrate)
             except Exception as exc:  # readiness reports it; a server process stops (a restart may help, or show it)
                 detail = " ".join(str(exc).split()) or type(exc).__name__
                 self.load_error = f"model {name} version {version} failed to load from {model.card.onnx_path}: {detail}"

@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import shutil
 import statistics
 from pathlib import Path
 
@@ -42,8 +43,10 @@ def _server(bench: Bench, name: str, model: str, python: str | None, out: Path) 
         module, args = configurations(model, bench.users, bench.batch)["batching_on"]
         return LocalServer(bench.repository, args, cpus=cpus, module=module, log_path=out / "server.log")
     assert python is not None
+    workdir = out.resolve() / "workdir"
+    shutil.rmtree(workdir, ignore_errors=True)  # an earlier run's: PyTriton refuses a workspace that exists
     args = ["--models", model, "--max-batch-size", str(bench.batch), "--max-queue-delay-ms", "5"]
-    args += ["--intra-op-threads", str(THREADS), "--workdir", str(out.resolve() / "workdir")]
+    args += ["--intra-op-threads", str(THREADS), "--workdir", str(workdir)]
     env = os.environ | {"PYTHONPATH": str(REPO_ROOT)}
     return LocalServer(
         bench.repository.resolve(),

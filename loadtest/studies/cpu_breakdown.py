@@ -9,9 +9,10 @@ collection is a stage of its own: it runs inside whatever allocated); samples of
 queue, a condition) are left out. The shares of the busy samples, times S / N, give microseconds per request.
 
 Variants: `after` is the server as it is; each other variant is the same server with one change undone, started
-through a benchmark launcher (VARIANTS). Their order rotates from one repeat to the next so that a noisy neighbour
-hits them alike; N / S (rows per CPU second: one row per request) of `after` over a variant's, within each repeat,
-is that change's own effect. The table shows medians over the repeats; the JSON has every repeat.
+through a benchmark launcher (loadtest.studies.variant_server). Their order rotates from one repeat to the next
+so that a noisy neighbour hits them alike; N / S (rows per CPU second: one row per request) of `after` over a
+variant's, within each repeat, is that change's own effect. The table shows medians over the repeats; the JSON
+has every repeat.
 """
 
 from __future__ import annotations
@@ -36,20 +37,13 @@ from loadtest.local_server import LocalServer
 from loadtest.studies import server_metrics
 from loadtest.studies.bench_peers import rotated
 from loadtest.studies.bench_server import THREADS, Bench, configurations, place, process_cpu_seconds
+from loadtest.studies.variant_server import UNDO
 from model_server.cpus import pin, pinnable_cores
 
 RATE_HZ = 100  # py-spy samples per second
 SLACK_S = 2.0  # load beyond py-spy's window: its attach (well under a second here) and exit
-AFTER = "after"
-# Variant: the module the server runs as, and what it is.
-VARIANTS = {
-    "fastapi-routes": (
-        "loadtest.studies.fastapi_routes_server",
-        "the inference routes on FastAPI's own handler (dependency solving), not LeanRoute",
-    ),
-    "unfrozen": ("loadtest.studies.unfrozen_server", "gc.freeze() a no-op"),
-    AFTER: ("model_server", "the server as it is"),
-}
+AFTER = "after"  # the server as it is; every other variant undoes one change (loadtest.studies.variant_server)
+VARIANTS = [*UNDO, AFTER]
 
 # Frames of a thread that is waiting, not working (py-spy without --idle still reports some).
 IDLE = ("epoll_pwait", "epoll_wait", "pthread_cond_wait", "pthread_cond_timedwait", "_queue_SimpleQueue_get")
@@ -233,7 +227,8 @@ def measure(bench: Bench, model: str, variant: str, out: Path) -> dict:
     _, args = configurations(model, bench.users, bench.batch)["batching_on"]
     args = [*args, "--drain-seconds", "0"]  # stopped after its load: nothing to drain
     cpus = None if bench.where.server is None else str(bench.where.server)
-    module, _ = VARIANTS[variant]
+    module = "model_server" if variant == AFTER else "loadtest.studies.variant_server"
+    args += [] if variant == AFTER else ["--undo", variant]
     server = LocalServer(bench.repository, args, cpus=cpus, module=module, log_path=out / "server.log")
     with server:
         assert server.proc is not None
@@ -327,7 +322,7 @@ def main(bench: Bench, models: list[str], variants: list[str]) -> int:
         "warmup_s": bench.warmup,
         "max_batch_size": bench.batch,
         "repeats": bench.repeats,
-        "variants": {variant: f"{VARIANTS[variant][1]} ({VARIANTS[variant][0]})" for variant in variants},
+        "variants": {variant: UNDO[variant][0] if variant in UNDO else "the server as it is" for variant in variants},
         "models": {model: bench_model(bench, model, variants) for model in models},
     }
     bench.out.parent.mkdir(parents=True, exist_ok=True)

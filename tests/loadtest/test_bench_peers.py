@@ -8,7 +8,8 @@ import sys
 import pytest
 
 from loadtest import payloads, preflight, validation
-from loadtest.studies.bench_peers import rotated, summarize
+from loadtest.studies.bench_peers import _server, rotated, summarize
+from loadtest.studies.bench_server import Bench
 
 
 def _trial(repeat: int, rps: float, p99: float) -> dict:
@@ -113,3 +114,14 @@ def test_mlserver_batching_is_configured_as_its_documentation_names_it(models_di
     assert (model_settings["max_batch_size"], model_settings["max_batch_time"]) == (32, 0.005)  # adaptive batching
     assert settings["parallel_workers"] == 0 and settings["debug"] is False and settings["host"] == "127.0.0.1"
     assert {o["name"]: o["shape"] for o in model_settings["outputs"]} == {"label": [-1, 1], "probabilities": [-1, 10]}
+
+
+@pytest.mark.parametrize("peer", ["pytriton", "mlserver"])
+def test_a_rerun_starts_each_peer_in_an_empty_workdir(peer, models_dir, tmp_path):
+    # PyTriton refused the workspace a first `make bench-peers` had left in the same trial folder.
+    out = tmp_path / "peers" / "digits" / peer / "trial-1"
+    (out / "workdir").mkdir(parents=True)
+    (out / "workdir" / "left-by-an-earlier-run").write_text("")
+    server = _server(Bench(models_dir, tmp_path / "peers.json"), peer, "digits", sys.executable, out)
+    workdir = server.args[server.args.index("--workdir") + 1]
+    assert workdir == str(out / "workdir") and not (out / "workdir").exists()

@@ -111,7 +111,8 @@ def test_an_unknown_variant_is_one_line_before_any_server_starts(loadtest, tmp_p
     result = loadtest("cpu-breakdown", "--variants", "after,during", "--out", str(tmp_path / "b.json"), timeout=60)
     assert (
         result.returncode == 2
-        and result.stderr == "error: --variants after,during: choose from fastapi-routes, unfrozen, after\n"
+        and result.stderr
+        == "error: --variants after,during: choose from unfrozen, fastapi-routes, threaded-batches, after\n"
     )
     assert not (tmp_path / "cpu-breakdown").exists()
 
@@ -120,20 +121,23 @@ def test_an_unknown_variant_is_one_line_before_any_server_starts(loadtest, tmp_p
 def test_cpu_breakdown_measures_every_variant_of_a_real_server(loadtest, models_dir, tmp_path):
     out = tmp_path / "breakdown.json"
     args = ["--models", "digits", "--repeats", "1", "--duration", "3", "--warmup", "1"]
-    args += ["--variants", "unfrozen,fastapi-routes,after"]
+    args += ["--variants", "unfrozen,fastapi-routes,threaded-batches,after"]
     result = loadtest("cpu-breakdown", "--model-repository", str(models_dir), "--out", str(out), *args, timeout=120)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     assert "| garbage collection" in result.stdout and "after / fastapi-routes" in result.stdout  # the Markdown table
     digits = json.loads(out.read_text())["models"]["digits"]
-    assert set(digits["variants"]) == {"unfrozen", "fastapi-routes", "after"}
-    assert all(digits["after_over"][variant]["rows_per_cpu_s"] > 0 for variant in ("unfrozen", "fastapi-routes"))
-    for variant in ("unfrozen", "fastapi-routes", "after"):
+    undone = ("unfrozen", "fastapi-routes", "threaded-batches")
+    assert set(digits["variants"]) == {*undone, "after"}
+    assert all(digits["after_over"][variant]["rows_per_cpu_s"] > 0 for variant in undone)
+    for variant in (*undone, "after"):
         (run,) = digits["variants"][variant]["trials"]
         assert run["requests"] > 0 and run["cpu_seconds"] > 0 and run["samples"] > 0 and run["failures"] == 0
         assert sum(run["stages_us"].values()) == pytest.approx(run["total_us"])
         assert run["total_us"] == pytest.approx(run["cpu_seconds"] * 1e6 / run["requests"])
         assert run["stages_us"].get("onnxruntime", 0) < 0.05 * run["total_us"]  # digits inference takes microseconds
-        # Each variant ran through its own launcher: its change was undone there only.
+        # Each variant ran through the launcher with its own change undone, and only that one.
         log = (tmp_path / "cpu-breakdown" / "digits" / variant / "trial-1" / "server.log").read_text()
-        assert ("gc.freeze() skipped" in log) == (variant == "unfrozen")
-        assert ("inference routes on FastAPI's own handler" in log) == (variant == "fastapi-routes")
+        for change in undone:
+            assert (f"variant_server: {change}:" in log) == (variant == change)
+        # digits runs its batches on the event loop, unless that change is undone.
+        assert ("batches run on the event loop" in log) == (variant != "threaded-batches")

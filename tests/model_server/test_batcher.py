@@ -2,6 +2,7 @@
 
 import asyncio
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -246,3 +247,37 @@ def test_stop_finishes_the_running_batch_and_fails_the_rest():
 
     asyncio.run(main())
     assert model.batches == [2]
+
+
+class TimedModel(RecordingModel):
+    """Takes `seconds` per run, and records the thread each run ran on."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__()
+        self.seconds = seconds
+        self.threads: list[int] = []
+
+    def warmup_inputs(self):
+        return rows(1)
+
+    def run(self, parts):
+        self.threads.append(threading.get_ident())
+        time.sleep(self.seconds)
+        return super().run(parts)
+
+
+@pytest.mark.parametrize(("seconds", "inline"), [(0.0, True), (0.003, False)])
+def test_calibrate_runs_a_fast_model_on_the_event_loop_and_a_slow_one_on_its_thread(seconds, inline):
+    model = TimedModel(seconds)
+
+    async def body(batcher):
+        await asyncio.get_running_loop().run_in_executor(batcher.executor, batcher.calibrate)
+        assert model.batches == [8, 8, 8]  # three full batches of the warm-up rows
+        model.threads.clear()
+        results = await asyncio.gather(*(batcher.infer(rows(1, i), WAIT_S) for i in range(4)))
+        assert [float(r["y"][0, 0]) for r in results] == [0.0, 2.0, 4.0, 6.0]
+        return batcher.inline
+
+    assert run(model, body) is inline
+    loop_thread = threading.get_ident()  # asyncio.run ran the loop on this thread
+    assert model.threads and all((thread == loop_thread) == inline for thread in model.threads)
