@@ -6,6 +6,7 @@ A benchmark launcher, not a product setting: it patches this process, says so in
 `python -m model_server` with the other flags.
 """
 
+import argparse
 import gc
 import runpy
 import sys
@@ -42,10 +43,14 @@ UNDO = {
 }
 
 if __name__ == "__main__":
-    at = sys.argv.index("--undo")
-    change = sys.argv[at + 1]
-    del sys.argv[at : at + 2]
-    what, undo = UNDO[change]
+    parser = argparse.ArgumentParser(
+        prog="python -m loadtest.studies.variant_server",
+        description="The model server with one change undone (a cpu-breakdown variant); other flags go to the server.",
+    )
+    parser.add_argument("--undo", required=True, choices=UNDO, help="; ".join(f"{k}: {v[0]}" for k, v in UNDO.items()))
+    args, server_flags = parser.parse_known_args()
+    what, undo = UNDO[args.undo]
     undo()
-    print(f"variant_server: {change}: {what}", file=sys.stderr, flush=True)
+    print(f"variant_server: {args.undo}: {what}", file=sys.stderr, flush=True)
+    sys.argv[1:] = server_flags
     runpy.run_module("model_server", run_name="__main__", alter_sys=True)
