@@ -133,8 +133,31 @@ free_port() {
     "${PYTHON:-.venv/bin/python}" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
+# nginx's worker processes in an lb container (their PIDs, from the process titles nginx sets).
+lb_workers() {
+    # (grep fails on a process that ends while it reads: what it found still counts)
+    docker exec "$1" sh -c 'grep -l "nginx: worker proces[s]" /proc/[0-9]*/cmdline 2>/dev/null; true' | cut -d/ -f3
+}
+
 # nginx resolves the model-server name at start and on reload: reload after replicas change.
+# A reload (SIGHUP) is asynchronous: the old workers finish what they hold and exit, and one may close a connection
+# it has just accepted without an answer. So wait until the old workers are gone (30 s at most: a request still
+# in flight keeps its worker), and the next request meets the new ones.
 reload_lb() {
-    local id
-    for id in $(project_containers lb); do docker kill --signal HUP "$id" >/dev/null; done
+    local id old left deadline
+    for id in $(project_containers lb); do
+        old=$(lb_workers "$id" | tr '\n' ' ')
+        docker kill --signal HUP "$id" >/dev/null
+        deadline=$((SECONDS + 30))
+        while :; do
+            # shellcheck disable=SC2086  # one argument per PID
+            left=$(docker exec "$id" sh -c 'for pid; do [ ! -d "/proc/$pid" ] || echo "$pid"; done' sh $old)
+            [[ -z $left ]] && break
+            if ((SECONDS >= deadline)); then
+                echo "compose: the lb's old workers ($left) still run 30 s after its reload; going on" >&2
+                break
+            fi
+            sleep 0.2
+        done
+    done
 }

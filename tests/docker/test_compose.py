@@ -6,6 +6,10 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import socket
+import subprocess
+import time
 from pathlib import Path
 
 import httpx
@@ -73,6 +77,30 @@ def test_both_replicas_serve(compose_stack) -> None:
     replicas = compose_stack.containers("model-server")
     assert len(replicas) == 2
     assert served_by(compose_stack, 40) == {compose_stack.ip(c) for c in replicas}, "both replicas should serve"
+
+
+def test_reload_lb_returns_once_the_old_workers_have_finished(compose_stack) -> None:
+    # `compose.sh up` reloads the lb, and a reload is asynchronous: an old worker closed a connection it had just
+    # accepted without an answer (CI: the first request after `up` failed). An old worker reading a request's body
+    # stays until that request ends; reload_lb must not return before.
+    body = json.dumps(GOOD).encode()
+    head = f"POST /v2/models/digits/infer HTTP/1.1\r\nHost: lb\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+    with socket.create_connection(("127.0.0.1", compose_stack.lb_port), timeout=30) as held:
+        held.sendall(head + body[:10])
+        time.sleep(0.5)  # a worker of the running generation is reading this body
+        reload = subprocess.Popen(
+            ["bash", "-c", f"source {ROOT / 'scripts/docker-lib.sh'} && reload_lb"],
+            env={**os.environ, **compose_stack.env},
+        )
+        try:
+            time.sleep(2)
+            assert reload.poll() is None, "reload_lb returned while an old worker still held a request"
+            held.sendall(body[10:])
+            assert held.recv(65536).startswith(b"HTTP/1.1 200"), "the held request was not answered"
+            assert reload.wait(timeout=30) == 0
+        finally:
+            reload.kill()
+    assert served_by(compose_stack, 4)  # the new workers answer
 
 
 def test_only_the_lb_is_published_and_only_on_loopback(run, compose_stack) -> None:
