@@ -6,13 +6,13 @@ from model_server.errors import error_responses
 from model_server.lean_route import LeanRoute
 from model_server.protocol import PredictRequest, PredictResponse, check_finite, predict_arrays
 from model_server.responses import JSONResponse
-from model_server.state import ServerState
+from model_server.state import state_of
 
 router = APIRouter(prefix="/v1", tags=["v1"], default_response_class=JSONResponse)
 
 
 async def predict(request: Request, body: PredictRequest, name: str) -> JSONResponse:
-    state: ServerState = request.app.state.server
+    state = state_of(request)
     model, batcher = state.serving(name, None)
     request.state.model_version = model.version
     s = state.settings

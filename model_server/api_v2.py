@@ -19,7 +19,7 @@ from model_server.protocol import (
     requested_outputs,
 )
 from model_server.responses import JSONResponse
-from model_server.state import ServerState, StateDep
+from model_server.state import StateDep, state_of
 
 router = APIRouter(prefix="/v2", tags=["v2"], default_response_class=JSONResponse)
 
@@ -28,7 +28,7 @@ INFER_ERRORS = error_responses(400, 404, 408, 413, 415, 503, 504)
 
 
 async def infer(request: Request, body: InferRequest, name: str, version: str | None = None) -> JSONResponse:
-    state: ServerState = request.app.state.server
+    state = state_of(request)
     model, batcher = state.serving(name, version)
     request.state.model_version = model.version  # for the request metrics' version label
     inputs = request_arrays(model.card, body, state.settings.max_request_rows, state.settings.max_text_chars)

@@ -110,8 +110,12 @@ class ServerState:
         return model, self.batchers[card.name, card.version]
 
 
-async def get_state(request: Request) -> ServerState:  # async: a sync dependency would cost a thread hop
+def state_of(request: Request) -> ServerState:
     return request.app.state.server
+
+
+async def get_state(request: Request) -> ServerState:  # async: a sync dependency would cost a thread hop
+    return state_of(request)
 
 
 StateDep = Annotated[ServerState, Depends(get_state)]
