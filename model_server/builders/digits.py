@@ -18,6 +18,7 @@ from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.neural_network import MLPClassifier
+from threadpoolctl import threadpool_limits
 
 from model_server.builders.cards import write_card
 
@@ -45,15 +46,23 @@ def train(hidden: tuple[int, ...], max_iter: int) -> onnx.ModelProto:
     """Trains one seeded MLP on the training split; returns its ONNX export (input, outputs label and probabilities)."""
     x_train, _, y_train, _ = split()
     mlp = MLPClassifier(hidden_layer_sizes=hidden, max_iter=max_iter, random_state=SEED, early_stopping=False)
-    with warnings.catch_warnings():  # a fixed iteration budget is the point for the large variant
+    # One BLAS thread: with more, matrix sums run in another order and the weights (so the hash) change with
+    # the machine's core count and the thread settings of whoever runs the build. A fixed iteration budget is
+    # the point for the large variant, so no convergence warning.
+    with warnings.catch_warnings(), threadpool_limits(limits=1):
         warnings.simplefilter("ignore", ConvergenceWarning)
         mlp.fit(x_train, y_train)
-    return skl2onnx.to_onnx(
+    onx = skl2onnx.to_onnx(
         mlp,
         initial_types=[("input", FloatTensorType([None, FEATURES]))],
         target_opset=OPSET,
         options={id(mlp): {"zipmap": False}},
     )
+    # skl2onnx lists the opsets from a set, in an order that follows the hash seed: sort them, same bytes each time.
+    opsets = sorted(onx.opset_import, key=lambda o: o.domain)
+    del onx.opset_import[:]
+    onx.opset_import.extend(opsets)
+    return onx
 
 
 def build(out: Path, name: str) -> list[dict]:
