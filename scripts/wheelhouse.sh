@@ -18,11 +18,13 @@ if sys.version_info[:2] != (3, 11):
 EOF
 
 mkdir -p "$dir"
-build_backend=$("$python" -c 'import tomllib; print(" ".join(tomllib.load(open("pyproject.toml", "rb"))["build-system"]["requires"]))')
-echo "wheelhouse: pip wheel . [loadtest] + build backend ($build_backend) into $dir/"
-# shellcheck disable=SC2086  # build_backend is a list of requirement strings without spaces
-"$python" -m pip wheel --quiet --prefer-binary --wheel-dir "$dir" ".[loadtest]" $build_backend
-# The project itself is installed from the source in the build context, never from a stale wheel.
-rm -f "$dir"/ai_hosting_labs-*.whl
+# The requirement strings themselves (runtime, the loadtest extra, the build backend), not `pip wheel .`: building
+# the project would write build/ in this tree, which a concurrent build (make test's workers) can pull from under it.
+requirements=$("$python" -c 'import tomllib
+p = tomllib.load(open("pyproject.toml", "rb"))
+print(" ".join(p["project"]["dependencies"] + p["project"]["optional-dependencies"]["loadtest"] + p["build-system"]["requires"]))')
+echo "wheelhouse: the pinned runtime and [loadtest] requirements and the build backend into $dir/"
+# shellcheck disable=SC2086  # a list of requirement strings without spaces
+"$python" -m pip wheel --quiet --prefer-binary --wheel-dir "$dir" $requirements
 touch "$dir/.built"
 echo "wheelhouse: $(find "$dir" -name '*.whl' | wc -l) wheels, $(du -sh "$dir" | cut -f1)"
