@@ -22,6 +22,7 @@ import math
 import signal
 import socket
 import struct
+import sys
 import threading
 from types import FrameType
 
@@ -126,7 +127,10 @@ def drop_new_handshakes(listener: socket.socket) -> None:
     last accept and the close, a connection could still join it and be reset after its client sent a request
     (seen under CPU contention: a few per shutdown). The filter drops incoming handshakes instead; their clients
     resend the SYN a second later and find the port closed: refused, nothing was sent, nothing is lost.
-    Without Linux's socket filters the window stays (microseconds, unless the process is descheduled there)."""
+    Elsewhere option 26 means something else or nothing, so the window stays (microseconds, unless the process
+    is descheduled there)."""
+    if sys.platform != "linux":
+        return
     program = ctypes.create_string_buffer(DROP_ALL)
     fprog = struct.pack("HL", 1, ctypes.addressof(program))  # struct sock_fprog {len; filter*}
     with contextlib.suppress(OSError):
